@@ -1,0 +1,42 @@
+# Twin Lab: `make run` serves the app, `make test` runs every test. Both are idempotent.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8501
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test install install-dev browser lint bench clean
+
+run: install
+	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true
+
+test: install-dev browser
+	$(PY) -m pytest
+
+install: $(VENV)/.runtime-installed
+install-dev: $(VENV)/.dev-installed
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime-installed: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.runtime-installed
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+# Debian's Chromium for the real-browser tests (never `playwright install`).
+browser:
+	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+lint: install-dev
+	$(PY) -m ruff check .
+
+bench: install
+	$(PY) -m engine bench all --json --out bench.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache
