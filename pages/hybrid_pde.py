@@ -4,6 +4,7 @@ import streamlit as st
 
 st.title("Hybrid PDE")
 st.info(
-    "Coming next: physical solvers, neural surrogates and hybrid training. This page fills in as the twin's engine lands.",
+    "Coming next: physical solvers, neural surrogates and hybrid training."
+    " This page fills in as the twin's engine lands.",
     icon=":material/construction:",
 )
