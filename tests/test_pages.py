@@ -7,14 +7,21 @@ from pages.common import PAGE_TABLE
 from tests.conftest import ROOT
 
 
+def open_page(script: str, timeout: float = 120) -> AppTest:
+    """Run app.py, then switch to ``script`` through the navigation, as a user click would."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout).run()
+    assert not at.exception, at.exception
+    return at.switch_page(script).run()
+
+
 def test_app_entry_renders_home():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not at.exception
     assert at.title[0].value == "Twin Lab"
 
 
-@pytest.mark.parametrize("script", [row[0] for row in PAGE_TABLE])
-def test_page_runs_without_exception(script):
-    at = AppTest.from_file(str(ROOT / script), default_timeout=120).run()
+@pytest.mark.parametrize("script,title", [(row[0], row[1]) for row in PAGE_TABLE])
+def test_page_runs_without_exception(script, title):
+    at = open_page(script)
     assert not at.exception, at.exception
-    assert at.title, f"{script} shows no title"
+    assert at.title[0].value == title
