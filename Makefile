@@ -3,6 +3,11 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
+PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
+# pip's notes about optional local package mirrors are noise here; errors still fail the target.
+QUIET  := 2>&1 | { grep -v "^WARNING: Location" || true; }
+SHELL  := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test install install-dev browser lint bench clean
@@ -21,11 +26,11 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.runtime-installed: requirements.txt | $(PY)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PIP) -r requirements.txt $(QUIET)
 	@touch $@
 
 $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.runtime-installed
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PIP) -r requirements-dev.txt $(QUIET)
 	@touch $@
 
 # Debian's Chromium for the real-browser tests (never `playwright install`).
