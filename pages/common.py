@@ -18,6 +18,7 @@ PAGE_TABLE = [
     ("pages/astrochem.py", "Astrochemistry", ":material/nights_stay:", "astrochem"),
     ("pages/diffusion.py", "Graph diffusion", ":material/hub:", "diffusion"),
     ("pages/hybrid_pde.py", "Hybrid PDE", ":material/waves:", "hybrid-pde"),
+    ("pages/runs.py", "Runs", ":material/history:", "runs"),
 ]
 
 
@@ -27,6 +28,47 @@ def system_info() -> dict:
     from engine.backend import describe
 
     return describe()
+
+
+def run_store():
+    """The run store of the configured database (one connection pool per URL and server process)."""
+    from engine.settings import database_url
+
+    return _run_store(database_url())
+
+
+@st.cache_resource
+def _run_store(url: str):
+    from engine.runs import RunStore
+
+    return RunStore(url)
+
+
+def save_run_panel(kind: str, title: str, params: dict, *, metrics: dict | None = None,
+                   arrays: dict | None = None, figures: list | None = None, command: str = "",
+                   versions: dict | None = None, key: str = "run") -> None:
+    """An expander to save the current result as a run, or download its report straight away."""
+    from datetime import UTC, datetime
+
+    from engine.reports import render_html
+    from engine.runs import Run
+    from engine.runs.store import software_versions
+
+    with st.expander("Save this run / share a report", icon=":material/save:"):
+        run_title = st.text_input("Title", value=title, max_chars=200, key=f"{key}_title")
+        note = st.text_area("Note (optional)", max_chars=10_000, key=f"{key}_note")
+        left, right = st.columns(2)
+        if left.button("Save run", icon=":material/save:", key=f"{key}_save", type="primary"):
+            with user_errors():
+                run_id = run_store().save(kind, run_title, params, metrics=metrics, arrays=arrays,
+                                          figures=figures, command=command, note=note, versions=versions)
+                st.success(f"Saved as run {run_id[:8]}. Open it on the Runs page or share ?run={run_id}.")
+        preview = Run(id="unsaved", kind=kind, title=run_title or title, params=params, metrics=metrics or {},
+                      versions={**software_versions(), **(versions or {})}, command=command, note=note,
+                      created_at=datetime.now(UTC), arrays=arrays or {},
+                      figures=[fig.to_dict() if hasattr(fig, "to_dict") else fig for fig in figures or []])
+        right.download_button("Download HTML report", data=lambda: render_html(preview), file_name=f"{kind}.html",
+                              mime="text/html", icon=":material/download:", key=f"{key}_report")
 
 
 @contextmanager

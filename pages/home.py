@@ -28,7 +28,7 @@ st.markdown(
 columns = st.columns(2)
 for index, (title, page, image, text) in enumerate(TWINS):
     with columns[index % 2].container(border=True):
-        st.image(str(ASSETS / image), use_container_width=True)
+        st.image(str(ASSETS / image), width="stretch")
         st.page_link(page, label=title, icon=":material/arrow_forward:")
         st.markdown(f"<div class='twin-muted'>{text}</div>", unsafe_allow_html=True)
 
@@ -41,5 +41,5 @@ with st.expander("System", icon=":material/memory:"):
     st.caption(f"Numba JIT: {'on' if info['numba'] else 'off'} · {info['platform']}")
     st.dataframe(
         [{"package": name, "version": version or "not installed"} for name, version in info["versions"].items()],
-        hide_index=True, use_container_width=True,
+        hide_index=True, width="stretch",
     )
