@@ -1,0 +1,251 @@
+"""One execution layer for heavy jobs: chunked work on this process, local cores, or a Dask cluster.
+
+A job is a list of chunks; each chunk is a picklable ``task(chunk_params) -> dict of 1-D/2-D arrays``
+that is deterministic in its parameters (chunks derive their seeds from the job seed, never from
+the order they run in), so every path gives the same numbers. Results stream to one NPZ file per
+chunk plus ``manifest.json`` in the output folder, so memory stays bounded and a job that dies is
+resumed from its finished chunks. A failing chunk is retried ``retries`` times, then reported with
+its parameters.
+
+Paths (:class:`ExecutionSpec`): ``inprocess`` (the default), ``joblib`` over local cores, ``dask``
+on a ``LocalCluster`` (``--dask local[:N]``) or an existing scheduler (``--scheduler tcp://HOST:8786``
+or ``TWINLAB_DASK_SCHEDULER``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import InputError, TwinLabError
+
+MODES = ("inprocess", "joblib", "dask")
+Progress = Callable[[int, int], None]
+
+
+class JobFailed(TwinLabError):
+    """Some chunks still failed after their retries; ``failures`` lists them with their parameters."""
+
+    def __init__(self, failures: list[dict]):
+        self.failures = failures
+        shown = "; ".join(f"chunk {f['chunk']} {json.dumps(f['params'])}: {f['error']}" for f in failures[:3])
+        super().__init__(f"{len(failures)} chunk(s) failed after retries: {shown}")
+
+
+@dataclass(frozen=True)
+class ExecutionSpec:
+    """Where chunks run: ``mode`` in :data:`MODES`, ``workers`` (None = all cores), ``address`` (Dask)."""
+
+    mode: str = "inprocess"
+    workers: int | None = None
+    address: str | None = None
+
+    @classmethod
+    def from_options(cls, dask: str | None = None, scheduler: str | None = None, workers: int | None = None,
+                     env: dict | None = None) -> ExecutionSpec:
+        """Parse the CLI options ``--dask local[:N]``, ``--scheduler ADDR`` and ``--workers K``."""
+        env = os.environ if env is None else env
+        scheduler = scheduler or env.get("TWINLAB_DASK_SCHEDULER") or None
+        if workers is not None and workers < 1:
+            raise InputError(f"--workers must be a whole number ≥ 1 (got {workers}).")
+        if dask and scheduler:
+            raise InputError("give either --dask local[:N] or --scheduler ADDRESS, not both.")
+        if scheduler:
+            if not re.fullmatch(r"(tcp|tls|inproc|ucx)://[^\s]+", scheduler):
+                raise InputError(f"--scheduler {scheduler!r} must look like tcp://HOST:8786.")
+            return cls("dask", workers, scheduler)
+        if dask:
+            match = re.fullmatch(r"local(?::(\d+))?", dask)
+            if not match or (match.group(1) and int(match.group(1)) < 1):
+                raise InputError(f"--dask {dask!r} must be 'local' or 'local:N' with N ≥ 1 workers.")
+            return cls("dask", int(match.group(1)) if match.group(1) else workers, None)
+        if workers and workers > 1:
+            return cls("joblib", workers, None)
+        return cls()
+
+
+@dataclass
+class JobResult:
+    """What a finished job produced: the output folder, chunk counts and where the Dask dashboard was."""
+
+    out_dir: Path
+    n_chunks: int
+    computed: int
+    resumed: int
+    seconds: float
+    dashboard: str | None = None
+    failures: list[dict] = field(default_factory=list)
+
+
+def fingerprint(config: dict) -> str:
+    """A stable hash of a job's configuration (what must match for a resume to be valid)."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def chunk_path(out_dir: Path, index: int) -> Path:
+    return out_dir / f"part-{index:05d}.npz"
+
+
+def load_chunks(out_dir: str | Path) -> dict[str, np.ndarray]:
+    """Concatenate every chunk's arrays in chunk order (for results that fit in memory)."""
+    out_dir = Path(out_dir)
+    manifest = json.loads((out_dir / "manifest.json").read_text())
+    parts = []
+    for index in range(manifest["n_chunks"]):
+        with np.load(chunk_path(out_dir, index), allow_pickle=False) as data:
+            parts.append({name: data[name] for name in data.files})
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]} if parts else {}
+
+
+def _write_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(handle, "wb") as stream:
+        np.savez(stream, **{name: np.asarray(value) for name, value in arrays.items()})
+    os.replace(tmp, path)
+
+
+def _attempt(task: Callable, params: dict, retries: int) -> tuple[dict | None, str | None]:
+    """Run one chunk, retrying up to ``retries`` times; returns (arrays, None) or (None, error)."""
+    error = None
+    for _ in range(retries + 1):
+        try:
+            return task(params), None
+        except Exception as exc:  # reported with the chunk's parameters, never fatal to other chunks
+            error = f"{type(exc).__name__}: {exc}"
+    return None, error
+
+
+def _run_inprocess(task, todo, retries, spec) -> Iterator[tuple[int, dict | None, str | None]]:
+    for index, params in todo:
+        yield (index, *_attempt(task, params, retries))
+
+
+def _run_joblib(task, todo, retries, spec) -> Iterator[tuple[int, dict | None, str | None]]:
+    from joblib import Parallel, delayed
+
+    def one(index, params):
+        return (index, *_attempt(task, params, retries))
+
+    runner = Parallel(n_jobs=spec.workers or -1, return_as="generator_unordered")
+    yield from runner(delayed(one)(index, params) for index, params in todo)
+
+
+@contextmanager
+def dask_client(spec: ExecutionSpec, connect_timeout_s: float = 10):
+    """A connected ``distributed.Client``: a new LocalCluster, or the scheduler at ``spec.address``."""
+    from distributed import Client, LocalCluster
+
+    if spec.address:
+        try:
+            client = Client(spec.address, timeout=f"{connect_timeout_s}s")
+        except (OSError, TimeoutError) as error:
+            raise InputError(f"cannot reach the Dask scheduler at {spec.address} within "
+                             f"{connect_timeout_s:.0f} s ({type(error).__name__}); check the address "
+                             "(tcp://HOST:8786) and that the scheduler is running.") from None
+        with client:
+            yield client
+        return
+    workers = spec.workers or os.cpu_count() or 1
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      silence_logs=40) as cluster, Client(cluster) as client:
+        yield client
+
+
+def _run_dask(task, todo, retries, spec, client) -> Iterator[tuple[int, dict | None, str | None]]:
+    from distributed import as_completed
+
+    def one(index, params):
+        return (index, *_attempt(task, params, retries))
+
+    # keep at most two chunks per worker in flight, so results never pile up in memory
+    in_flight = 2 * max(1, len(client.scheduler_info().get("workers", {})))
+    pending = iter(todo)
+    running = as_completed([client.submit(one, *item, pure=False) for item in
+                            (next(pending, None) for _ in range(in_flight)) if item is not None])
+    for future in running:
+        yield future.result()
+        future.release()
+        item = next(pending, None)
+        if item is not None:
+            running.add(client.submit(one, *item, pure=False))
+
+
+def run_chunked(task: Callable[[dict], dict], chunks: Sequence[dict], out_dir: str | Path, *, config: dict,
+                spec: ExecutionSpec | None = None, retries: int = 2, progress: Progress | None = None,
+                on_client: Callable[[str | None], None] | None = None) -> JobResult:
+    """Run ``task`` over ``chunks`` into ``out_dir``, resuming finished chunks of the same ``config``.
+
+    ``config`` describes the whole job (it is hashed into the manifest: rerunning with a different
+    config into the same folder is refused rather than mixing results). Raises :class:`JobFailed`
+    after writing every chunk that succeeded.
+    """
+    spec = spec or ExecutionSpec()
+    if spec.mode not in MODES:
+        raise InputError(f"execution mode {spec.mode!r} is not one of {', '.join(MODES)}.")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest_path = out_dir / "manifest.json"
+    key = fingerprint(config)
+    if manifest_path.exists():
+        previous = json.loads(manifest_path.read_text())
+        if previous.get("fingerprint") != key:
+            raise InputError(f"{out_dir} holds a different job (config differs); choose another output folder.")
+    manifest = {"fingerprint": key, "config": config, "n_chunks": len(chunks), "failures": [],
+                "chunks": [dict(params) for params in chunks]}
+    _write_text_atomic(manifest_path, manifest)
+    done = {index for index in range(len(chunks)) if chunk_path(out_dir, index).exists()}
+    todo = [(index, params) for index, params in enumerate(chunks) if index not in done]
+    start, failures, finished = time.perf_counter(), [], len(done)
+    if progress:
+        progress(finished, len(chunks))
+    dashboard = None
+
+    def consume(results):
+        nonlocal finished
+        for index, arrays, error in results:
+            if error is None:
+                _write_atomic(chunk_path(out_dir, index), arrays)
+            else:
+                failures.append({"chunk": index, "params": chunks[index], "error": error})
+            finished += 1
+            if progress:
+                progress(finished, len(chunks))
+
+    if spec.mode == "dask":
+        with dask_client(spec) as client:
+            dashboard = client.dashboard_link if spec.address is None else None
+            if on_client:
+                on_client(dashboard)
+            consume(_run_dask(task, todo, retries, spec, client))
+    else:
+        runner = _run_joblib if spec.mode == "joblib" else _run_inprocess
+        consume(runner(task, todo, retries, spec))
+    manifest["failures"] = sorted(failures, key=lambda f: f["chunk"])
+    manifest["complete"] = not failures
+    _write_text_atomic(manifest_path, manifest)
+    result = JobResult(out_dir, len(chunks), len(todo) - len(failures), len(done),
+                       time.perf_counter() - start, dashboard, manifest["failures"])
+    if failures:
+        raise JobFailed(manifest["failures"])
+    return result
+
+
+def _write_text_atomic(path: Path, payload: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=1, default=str))
+    os.replace(tmp, path)
+
+
+def seeds_for_chunks(seed: int, n_chunks: int) -> list[int]:
+    """Independent, order-free integer seeds for each chunk of a job with master ``seed``."""
+    return [int(child.generate_state(1)[0]) for child in np.random.SeedSequence(seed).spawn(n_chunks)]
