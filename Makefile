@@ -10,7 +10,7 @@ SHELL  := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install install-dev browser lint bench clean
+.PHONY: run test install install-dev browser lint bench loadtest clean
 
 run: install
 	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true
@@ -42,6 +42,10 @@ lint: install-dev
 
 bench: install
 	$(PY) -m engine bench all --json --out bench.json
+
+# 10 headless browser sessions on loopback cycling every page for 2 minutes (not part of `make test`).
+loadtest: install-dev browser
+	$(PY) -m tests.load.loadtest --users 10 --seconds 120 --out loadtest.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -68,6 +68,24 @@ def numba_usable() -> bool:
     return _import_optional("numba") is not None
 
 
+def _dist_version(dist: str | None) -> str | None:
+    """Installed version of a distribution without importing it (None when absent)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist) if dist else None
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _cupy_dist() -> str | None:
+    """CuPy ships under several wheel names (cupy, cupy-cuda12x, …): the installed one, if any."""
+    from importlib import metadata
+
+    return next((d.metadata["Name"] for d in metadata.distributions()
+                 if (d.metadata["Name"] or "").lower().startswith("cupy")), None)
+
+
 def _choice(env: Mapping[str, str], var: str, allowed: tuple[str, ...]) -> str | None:
     raw = env.get(var, "").strip().lower()
     if not raw:
@@ -144,8 +162,8 @@ def describe() -> dict:
     backend = get_backend()
     versions = {"twinlab": engine.__version__, "python": platform.python_version(),
                 "numpy": numpy.__version__, "scipy": scipy.__version__}
-    for name in ("torch", "pandas", "sklearn", "h5py", "plotly", "streamlit", "numba", "cupy"):
-        module = _import_optional(name)
-        versions[name] = getattr(module, "__version__", None) if module else None
+    for name, dist in (("torch", "torch"), ("pandas", "pandas"), ("sklearn", "scikit-learn"), ("h5py", "h5py"),
+                       ("plotly", "plotly"), ("streamlit", "streamlit"), ("numba", "numba"), ("cupy", None)):
+        versions[name] = _dist_version(dist or _cupy_dist())
     return {"backend": backend.name, "device": backend.device, "numba": backend.numba,
             "platform": platform.platform(), "cpu_count": os.cpu_count(), "versions": versions}

@@ -13,6 +13,7 @@ import importlib
 import json
 import sys
 
+import engine.benchmarks  # noqa: F401  (registers `bench all`)
 from engine.errors import TwinLabError
 from engine.registry import BENCHMARKS, TRAINERS
 

@@ -102,9 +102,9 @@ def test_bad_options_name_the_flag(options, field):
 
 
 def test_unreachable_scheduler_fails_fast_with_a_clear_message(tmp_path):
-    from tests.conftest import _free_port
+    from tests.conftest import free_port
 
-    spec = ExecutionSpec("dask", None, f"tcp://127.0.0.1:{_free_port()}")
+    spec = ExecutionSpec("dask", None, f"tcp://127.0.0.1:{free_port()}")
     start = time.monotonic()
     with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
         run_chunked(noisy_squares, _chunks(), tmp_path, config={"job": "squares"}, spec=spec)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from engine.errors import InputError
 from engine.runs import RunStore
 from engine.runs import store as store_module
-from tests.conftest import _free_port
+from tests.conftest import free_port
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ def postgres_url():
     as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     subprocess.run([*as_pg, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"], check=True,
                    capture_output=True)
-    port = _free_port()
+    port = free_port()
     subprocess.run([*as_pg, pg_ctl, "-D", str(data), "-l", str(folder / "log"), "-w", "-o",
                     f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"], check=True,
                    capture_output=True, timeout=60)

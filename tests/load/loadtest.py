@@ -1,0 +1,88 @@
+"""Load and soak test (`make loadtest`, loopback only): concurrent browser sessions cycle every page.
+
+Starts the app, drives N headless Chromium sessions (default 10) through all pages for a fixed time
+(default 120 s), and reports page loads, errors shown, page render times and server memory (RSS) at the
+start and end, as JSON. Exit status 1 when any error was shown or a page failed to render.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pages.common import PAGE_TABLE
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, RENDERED_JS, rss_mib, serve_app
+
+ERROR_SELECTOR = "[data-testid='stException'], [data-testid='stAlertContentError']"
+
+
+async def session(browser, url: str, stop_at: float, index: int, stats: dict) -> None:
+    """One user: open each page in turn until ``stop_at``, recording render times and errors."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    step = index  # users start on different pages
+    try:
+        while time.monotonic() < stop_at:
+            _script, title, _icon, path = PAGE_TABLE[step % len(PAGE_TABLE)]
+            step += 1
+            begin = time.monotonic()
+            try:
+                await page.goto(f"{url}/{path}", wait_until="domcontentloaded", timeout=60_000)
+                await page.wait_for_function(RENDERED_JS, timeout=60_000)
+                stats["render_s"].setdefault(title, []).append(time.monotonic() - begin)
+                shown = await page.locator(ERROR_SELECTOR).count()
+                if shown:
+                    stats["errors"].append({"page": title, "user": index, "kind": "error shown"})
+            except Exception as error:  # a timeout or crash counts as an error of that page
+                stats["errors"].append({"page": title, "user": index, "kind": type(error).__name__})
+            stats["loads"] += 1
+    finally:
+        await context.close()
+
+
+async def drive(url: str, users: int, seconds: float, pid: int) -> dict:
+    from playwright.async_api import async_playwright
+
+    stats = {"loads": 0, "errors": [], "render_s": {}}
+    rss = [rss_mib(pid)]
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        stop_at = time.monotonic() + seconds
+        users_done = asyncio.gather(*(session(browser, url, stop_at, i, stats) for i in range(users)))
+        while not users_done.done():
+            await asyncio.sleep(5)
+            rss.append(rss_mib(pid))
+        await users_done
+        await browser.close()
+    rss.append(rss_mib(pid))
+    renders = {page: {"n": len(times), "median_s": round(statistics.median(times), 3),
+                      "max_s": round(max(times), 3)} for page, times in stats["render_s"].items()}
+    return {"users": users, "seconds": seconds, "page_loads": stats["loads"], "errors": stats["errors"],
+            "render_times": renders, "server_rss_mib": {"start": round(rss[0], 1), "end": round(rss[-1], 1),
+                                                        "peak": round(max(rss), 1)}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--out", default=None, help="also write the JSON report here")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        with serve_app(Path(folder) / "server.log", Path(folder)) as (url, process):
+            report = asyncio.run(drive(url, args.users, args.seconds, process.pid))
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    return 1 if report["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
