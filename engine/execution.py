@@ -133,11 +133,12 @@ def _run_inprocess(task, todo, retries, spec) -> Iterator[tuple[int, dict | None
 def _run_joblib(task, todo, retries, spec) -> Iterator[tuple[int, dict | None, str | None]]:
     from joblib import Parallel, delayed
 
-    def one(index, params):
-        return (index, *_attempt(task, params, retries))
+    runner = Parallel(n_jobs=spec.workers or -1, return_as="generator_unordered", pre_dispatch="2*n_jobs")
+    yield from runner(delayed(_indexed_attempt)(task, index, params, retries) for index, params in todo)
 
-    runner = Parallel(n_jobs=spec.workers or -1, return_as="generator_unordered")
-    yield from runner(delayed(one)(index, params) for index, params in todo)
+
+def _indexed_attempt(task, index, params, retries):
+    return (index, *_attempt(task, params, retries))
 
 
 @contextmanager
@@ -161,23 +162,41 @@ def dask_client(spec: ExecutionSpec, connect_timeout_s: float = 10):
         yield client
 
 
-def _run_dask(task, todo, retries, spec, client) -> Iterator[tuple[int, dict | None, str | None]]:
+def _run_dask(task, todo, retries, spec, on_client=None) -> Iterator[tuple[int, dict | None, str | None]]:
     from distributed import as_completed
 
-    def one(index, params):
-        return (index, *_attempt(task, params, retries))
+    with dask_client(spec) as client:
+        if on_client:
+            on_client(client.dashboard_link if spec.address is None else None)
+        # keep at most two chunks per worker in flight, so results never pile up in memory
+        in_flight = 2 * max(1, len(client.scheduler_info().get("workers", {})))
+        pending = iter(todo)
+        running = as_completed([client.submit(_indexed_attempt, task, *item, retries, pure=False) for item in
+                                (next(pending, None) for _ in range(in_flight)) if item is not None])
+        for future in running:
+            yield future.result()
+            future.release()
+            item = next(pending, None)
+            if item is not None:
+                running.add(client.submit(_indexed_attempt, task, *item, retries, pure=False))
 
-    # keep at most two chunks per worker in flight, so results never pile up in memory
-    in_flight = 2 * max(1, len(client.scheduler_info().get("workers", {})))
-    pending = iter(todo)
-    running = as_completed([client.submit(one, *item, pure=False) for item in
-                            (next(pending, None) for _ in range(in_flight)) if item is not None])
-    for future in running:
-        yield future.result()
-        future.release()
-        item = next(pending, None)
-        if item is not None:
-            running.add(client.submit(one, *item, pure=False))
+
+def stream(task: Callable[[dict], dict], todo: Sequence[tuple[int, dict]], spec: ExecutionSpec | None = None,
+           retries: int = 2, on_client: Callable[[str | None], None] | None = None
+           ) -> Iterator[tuple[int, dict | None, str | None]]:
+    """Run ``task(params)`` for each ``(index, params)`` on ``spec``; yield ``(index, result, error)``.
+
+    Results arrive in completion order, with at most a few in flight per worker. ``error`` is the
+    last exception's text after ``retries`` retries (``result`` is then None). ``on_client`` gets
+    the Dask dashboard link (None for an external scheduler) once a cluster is up.
+    """
+    spec = spec or ExecutionSpec()
+    if spec.mode not in MODES:
+        raise InputError(f"execution mode {spec.mode!r} is not one of {', '.join(MODES)}.")
+    if spec.mode == "dask":
+        return _run_dask(task, todo, retries, spec, on_client)
+    runner = _run_joblib if spec.mode == "joblib" else _run_inprocess
+    return runner(task, todo, retries, spec)
 
 
 def run_chunked(task: Callable[[dict], dict], chunks: Sequence[dict], out_dir: str | Path, *, config: dict,
@@ -189,9 +208,6 @@ def run_chunked(task: Callable[[dict], dict], chunks: Sequence[dict], out_dir: s
     config into the same folder is refused rather than mixing results). Raises :class:`JobFailed`
     after writing every chunk that succeeded.
     """
-    spec = spec or ExecutionSpec()
-    if spec.mode not in MODES:
-        raise InputError(f"execution mode {spec.mode!r} is not one of {', '.join(MODES)}.")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = out_dir / "manifest.json"
@@ -208,33 +224,26 @@ def run_chunked(task: Callable[[dict], dict], chunks: Sequence[dict], out_dir: s
     start, failures, finished = time.perf_counter(), [], len(done)
     if progress:
         progress(finished, len(chunks))
-    dashboard = None
+    dashboard = []
 
-    def consume(results):
-        nonlocal finished
-        for index, arrays, error in results:
-            if error is None:
-                _write_atomic(chunk_path(out_dir, index), arrays)
-            else:
-                failures.append({"chunk": index, "params": chunks[index], "error": error})
-            finished += 1
-            if progress:
-                progress(finished, len(chunks))
+    def cluster_up(link: str | None) -> None:
+        dashboard.append(link)
+        if on_client:
+            on_client(link)
 
-    if spec.mode == "dask":
-        with dask_client(spec) as client:
-            dashboard = client.dashboard_link if spec.address is None else None
-            if on_client:
-                on_client(dashboard)
-            consume(_run_dask(task, todo, retries, spec, client))
-    else:
-        runner = _run_joblib if spec.mode == "joblib" else _run_inprocess
-        consume(runner(task, todo, retries, spec))
+    for index, arrays, error in stream(task, todo, spec, retries, on_client=cluster_up):
+        if error is None:
+            _write_atomic(chunk_path(out_dir, index), arrays)
+        else:
+            failures.append({"chunk": index, "params": chunks[index], "error": error})
+        finished += 1
+        if progress:
+            progress(finished, len(chunks))
     manifest["failures"] = sorted(failures, key=lambda f: f["chunk"])
     manifest["complete"] = not failures
     _write_text_atomic(manifest_path, manifest)
     result = JobResult(out_dir, len(chunks), len(todo) - len(failures), len(done),
-                       time.perf_counter() - start, dashboard, manifest["failures"])
+                       time.perf_counter() - start, dashboard[0] if dashboard else None, manifest["failures"])
     if failures:
         raise JobFailed(manifest["failures"])
     return result
