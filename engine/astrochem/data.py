@@ -101,6 +101,8 @@ def generate_dataset(path: str | Path, n: int, seed: int = 0, workers: int = 1, 
     earlier, interrupted runs).
     """
     config = config or SolverConfig()
+    if not (isinstance(n, int | np.integer) and n >= 1):
+        raise InputError(f"n must be a positive integer; got {n!r}")
     if not (isinstance(workers, int) and workers >= 1):
         raise InputError(f"workers must be a positive integer; got {workers!r}")
     time_grid_yr(t_end_yr, n_out)  # validates the grid arguments

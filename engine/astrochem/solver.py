@@ -32,7 +32,7 @@ from engine.astrochem.physics import (
     time_grid_yr,
 )
 from engine.astrochem.rates import LAWS, law_name, rate_table
-from engine.errors import TwinLabError
+from engine.errors import InputError, TwinLabError
 
 
 class SolverError(TwinLabError):
@@ -193,9 +193,10 @@ def describe_params(params: PhysicalParams) -> str:
 
 def solve(params: PhysicalParams, t_end_yr: float = 1e6, n_out: int = 64, network: Network | None = None,
           config: SolverConfig | None = None, elements: ElementalAbundances | None = None,
-          progress: Callable[[float], None] | None = None) -> Trajectory:
+          progress: Callable[[float], None] | None = None, initial: np.ndarray | None = None) -> Trajectory:
     """Integrate from the initial abundances to ``t_end_yr``; output on the log grid from 1 yr.
 
+    ``initial`` (n_species, relative to n_H) overrides the start built from ``elements``.
     ``progress(fraction)`` is called after each step with the fraction of log-time done (0..1).
     Raises :class:`SolverError` (naming the parameters) if the integrator fails.
     """
@@ -203,7 +204,9 @@ def solve(params: PhysicalParams, t_end_yr: float = 1e6, n_out: int = 64, networ
     config = config or SolverConfig()
     times_yr = time_grid_yr(t_end_yr, n_out)
     t_eval = times_yr * SECONDS_PER_YEAR
-    x0 = initial_abundances(network, elements)
+    x0 = initial_abundances(network, elements) if initial is None else np.asarray(initial, dtype=float).copy()
+    if x0.shape != (network.n_species,) or not np.all(np.isfinite(x0)) or np.any(x0 < 0):
+        raise InputError(f"initial abundances must be {network.n_species} finite values >= 0")
     start = time.perf_counter()
     kinetics = Kinetics(network, params)
     integrator = BDF(kinetics.rhs, 0.0, x0, t_eval[-1], rtol=config.rtol, atol=config.atol,
