@@ -1,4 +1,7 @@
-"""`python -m engine astro ...`: solve one cloud, build a dataset; registers the ``astro-solver`` benchmark."""
+"""`python -m engine astro ...`: solve one cloud, build a dataset; registers the ``astro-solver`` benchmark.
+
+The solver stack (SciPy, h5py, joblib) is imported inside the handlers so other commands start fast.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,7 @@ import sys
 import time
 
 import engine.astrochem.bench  # noqa: F401  (registers the astro-solver benchmark)
-from engine.astrochem.data import generate_dataset
-from engine.astrochem.output import write_run_hdf5
 from engine.astrochem.physics import PARAM_SPECS, PhysicalParams
-from engine.astrochem.solver import solve
 
 FLAGS = {"density": "--density", "temperature": "--temperature", "g0": "--g0", "av": "--av", "zeta": "--zeta"}
 
@@ -32,6 +32,9 @@ def _progress_bar(label: str):
 
 
 def _solve(args: argparse.Namespace) -> dict:
+    from engine.astrochem.output import write_run_hdf5
+    from engine.astrochem.solver import solve
+
     params = PhysicalParams(**{name: getattr(args, name) for name in FLAGS})
     trajectory = solve(params, t_end_yr=args.t_end_yr, n_out=args.n_out)
     if args.out:
@@ -45,6 +48,8 @@ def _solve(args: argparse.Namespace) -> dict:
 
 
 def _dataset(args: argparse.Namespace) -> dict:
+    from engine.astrochem.data import generate_dataset
+
     bar = None if args.no_progress else _progress_bar("trajectories")
     return generate_dataset(args.out, n=args.n, seed=args.seed, workers=args.workers, t_end_yr=args.t_end_yr,
                             n_out=args.n_out, progress=bar)
