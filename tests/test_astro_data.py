@@ -93,3 +93,13 @@ def test_cli_bad_input_is_one_clear_line(capsys):
     err = capsys.readouterr().err
     assert "temperature = 3 K is outside the allowed range [10, 300] K" in err and "Traceback" not in err
     assert main(["astro", "dataset", "--n", "0", "--out", "x.h5"]) == 2
+
+
+def test_unreadable_or_unwritable_files_are_clear_errors(tmp_path, capsys):
+    bad = tmp_path / "not_hdf5.h5"
+    bad.write_text("plain text")
+    assert main(["astro", "dataset", "--n", "2", "--out", str(bad), "--no-progress"]) == 2
+    assert main(["astro", "solve", "--t-end-yr", "100", "--n-out", "4", "--out", str(tmp_path / "no" / "r.h5")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open the dataset file" in err and "cannot write the run" in err and "Traceback" not in err
+    assert bad.read_text() == "plain text"  # the user's file is untouched

@@ -109,7 +109,11 @@ def generate_dataset(path: str | Path, n: int, seed: int = 0, workers: int = 1, 
     manifest = json.loads(json.dumps(_manifest(n, seed, t_end_yr, n_out, config)))  # as stored (JSON types)
     path = Path(path)
     start = time.perf_counter()
-    with h5py.File(path, "a") as handle:
+    try:
+        handle = h5py.File(path, "a")
+    except OSError as error:
+        raise InputError(f"cannot open the dataset file {path} for writing: {error}") from None
+    with handle:
         if "manifest" in handle.attrs:
             found = json.loads(handle.attrs["manifest"])
             if found != manifest:

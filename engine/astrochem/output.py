@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from engine.astrochem.solver import Trajectory
+from engine.errors import InputError
 
 
 def write_run_hdf5(trajectory: Trajectory, target: str | Path | io.BytesIO) -> None:
@@ -19,7 +20,11 @@ def write_run_hdf5(trajectory: Trajectory, target: str | Path | io.BytesIO) -> N
     (n_out, n_species) relative to n_H. Attributes: the physical parameters (with units in
     ``units_*``), wall time, steps and the conservation error.
     """
-    with h5py.File(target, "w") as handle:
+    try:
+        handle = h5py.File(target, "w")
+    except OSError as error:
+        raise InputError(f"cannot write the run to {target}: {error}") from None
+    with handle:
         handle.create_dataset("times_yr", data=trajectory.times_yr)
         handle.create_dataset("species", data=np.array(trajectory.species, dtype=object),
                               dtype=h5py.string_dtype())
