@@ -9,7 +9,7 @@ import streamlit as st
 from engine.astrochem.analysis import dominant_reactions, element_budget
 from engine.astrochem.network import load_network
 from engine.astrochem.output import run_hdf5_bytes, run_table
-from engine.astrochem.physics import PARAM_SPECS, PhysicalParams, validity_warnings
+from engine.astrochem.physics import ELEMENT_SETS, PARAM_SPECS, PhysicalParams, element_set, validity_warnings
 from engine.astrochem.solver import solve
 from pages.common import user_errors
 
@@ -37,8 +37,8 @@ def log_options(low: float, high: float, default: float) -> list[float]:
     return sorted(v for v in stops if 10.0 ** low * 0.999 <= v <= 10.0 ** high * 1.001)
 
 
-def run_key(params: PhysicalParams, t_end_yr: float) -> tuple:
-    return (*params.as_array().tolist(), t_end_yr)
+def run_key(params: PhysicalParams, t_end_yr: float, elements: str) -> tuple:
+    return (*params.as_array().tolist(), t_end_yr, elements)
 
 
 def progress_updater(bar):
@@ -70,6 +70,9 @@ with st.sidebar:
                                         help=f"{PARAM_SPECS[name].label}; log scale")
     t_end_yr = st.select_slider("End time [yr]", options=[1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6, 3e6, 1e7],
                                 value=1e6, format_func=lambda v: f"{v:.0e}", key="astro_t_end")
+    elements = st.selectbox("Elemental abundances", options=list(ELEMENT_SETS), key="astro_elements",
+                            help="dense: UCLCHEM dense-cloud set (S 3.5e-6, Mg 2.3e-6 of n_H); low-metal: S 8e-8, "
+                                 "Mg 7e-9 (Wakelam & Herbst 2008), which lowers the electron fraction")
     run_clicked = st.button("Run solver", type="primary", icon=":material/play_arrow:", key="astro_run",
                             width="stretch")
 
@@ -79,10 +82,11 @@ with user_errors():
     params = PhysicalParams(**chosen)
     for warning in validity_warnings(params, t_end_yr):
         st.warning(warning, icon=":material/warning:")
-    key = run_key(params, t_end_yr)
+    key = run_key(params, t_end_yr, elements)
     if key not in runs and (run_clicked or not runs):
         bar = st.progress(0.0, text="Integrating the rate equations…")
-        trajectory = solve(params, t_end_yr=t_end_yr, n_out=64, progress=progress_updater(bar))
+        trajectory = solve(params, t_end_yr=t_end_yr, n_out=64, elements=element_set(elements),
+                           progress=progress_updater(bar))
         bar.empty()
         runs[key] = trajectory
         while len(runs) > MAX_CACHED_RUNS:

@@ -5,7 +5,7 @@ import pytest
 
 from engine.astrochem.analysis import dominant_reactions, element_budget
 from engine.astrochem.network import CONSERVED, load_network, parse_network
-from engine.astrochem.physics import SECONDS_PER_YEAR, PhysicalParams, initial_abundances
+from engine.astrochem.physics import SECONDS_PER_YEAR, PhysicalParams, element_set, initial_abundances
 from engine.astrochem.solver import Kinetics, SolverConfig, SolverError, solve
 from engine.errors import InputError
 
@@ -73,6 +73,15 @@ def test_dense_cloud_puts_most_carbon_in_co_after_a_myr(dark_run):
     assert _carbon_share(network, final, "CO") > 0.8
     assert _carbon_share(network, dark_run.abundances[0], "C+") > 0.99  # starts ionised
     assert 1e-12 < final[network.index["HCO+"]] < 1e-8
+
+
+def test_low_metal_dark_cloud_has_few_electrons_and_abundant_hco_plus():
+    network = load_network()
+    run = solve(DARK, t_end_yr=1e6, n_out=8, elements=element_set("low-metal"))
+    final = run.abundances[-1]
+    assert final[network.index["e-"]] < 1e-7  # vs ~1e-6 with the metal-rich set
+    assert 1e-9 < final[network.index["HCO+"]] < 3e-8  # TMC-1: a few 1e-9 of n_H
+    assert run.conservation_error <= 1e-6
 
 
 def test_diffuse_cloud_keeps_carbon_mostly_ionised():

@@ -10,7 +10,7 @@ import sys
 import time
 
 import engine.astrochem.bench  # noqa: F401  (registers the astro-solver benchmark)
-from engine.astrochem.physics import PARAM_SPECS, PhysicalParams
+from engine.astrochem.physics import ELEMENT_SETS, PARAM_SPECS, PhysicalParams, element_set
 
 FLAGS = {"density": "--density", "temperature": "--temperature", "g0": "--g0", "av": "--av", "zeta": "--zeta"}
 
@@ -36,11 +36,12 @@ def _solve(args: argparse.Namespace) -> dict:
     from engine.astrochem.solver import solve
 
     params = PhysicalParams(**{name: getattr(args, name) for name in FLAGS})
-    trajectory = solve(params, t_end_yr=args.t_end_yr, n_out=args.n_out)
+    trajectory = solve(params, t_end_yr=args.t_end_yr, n_out=args.n_out, elements=element_set(args.elements))
     if args.out:
         write_run_hdf5(trajectory, args.out)
-    result = {"out": args.out, "params": params.as_dict(), "wall_time_s": trajectory.wall_time_s,
-              "n_steps": trajectory.n_steps, "conservation_error": trajectory.conservation_error}
+    result = {"out": args.out, "params": params.as_dict(), "elements": args.elements,
+              "wall_time_s": trajectory.wall_time_s, "n_steps": trajectory.n_steps,
+              "conservation_error": trajectory.conservation_error}
     if args.as_json:
         result["t_end_yr"] = float(trajectory.times_yr[-1])
         result["final_abundances"] = trajectory.final()
@@ -66,6 +67,8 @@ def register(subparsers) -> None:
         solve_cmd.add_argument(flag, dest=name, type=float, default=getattr(defaults, name),
                                help=f"{spec.label} [{spec.unit}], {spec.low:g}..{spec.high:g} "
                                     f"(default {getattr(defaults, name):g})")
+    solve_cmd.add_argument("--elements", default="dense", choices=list(ELEMENT_SETS),
+                           help="elemental abundance set (default dense: UCLCHEM; low-metal: S, Mg depleted)")
     solve_cmd.add_argument("--t-end-yr", type=float, default=1e6, help="end time [yr] (default 1e6)")
     solve_cmd.add_argument("--n-out", type=int, default=64, help="log-spaced output times from 1 yr (default 64)")
     solve_cmd.add_argument("--out", help="HDF5 file to write (times_yr, species, abundances)")

@@ -33,7 +33,7 @@ from joblib import Parallel, delayed
 from scipy.stats import qmc
 
 from engine.astrochem.network import load_network
-from engine.astrochem.physics import PARAM_NAMES, VALID_BOX, PhysicalParams, time_grid_yr
+from engine.astrochem.physics import PARAM_NAMES, VALID_BOX, ElementalAbundances, PhysicalParams, time_grid_yr
 from engine.astrochem.solver import SolverConfig, SolverError, solve
 from engine.errors import InputError
 
@@ -57,7 +57,8 @@ def _manifest(n: int, seed: int, t_end_yr: float, n_out: int, config: SolverConf
             "param_names": list(PARAM_NAMES), "param_units": ["cm^-3", "K", "Habing", "mag", "s^-1"],
             "param_box": {k: list(v) for k, v in VALID_BOX.items()}, "sampling": "latin hypercube in log10",
             "seed": int(seed), "n": int(n), "t_end_yr": float(t_end_yr), "n_out": int(n_out),
-            "solver": {"method": "BDF", **asdict(config)}, "abundance_units": "relative to n_H"}
+            "solver": {"method": "BDF", **asdict(config)}, "abundance_units": "relative to n_H",
+            "elemental_abundances": asdict(ElementalAbundances())}
 
 
 def _create(handle: h5py.File, manifest: dict, params: np.ndarray) -> None:

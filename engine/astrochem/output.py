@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import asdict
 from pathlib import Path
 
 import h5py
@@ -18,7 +19,7 @@ def write_run_hdf5(trajectory: Trajectory, target: str | Path | io.BytesIO) -> N
 
     Datasets: ``times_yr`` (n_out), ``species`` (UTF-8 names as in the network), ``abundances``
     (n_out, n_species) relative to n_H. Attributes: the physical parameters (with units in
-    ``units_*``), wall time, steps and the conservation error.
+    ``units_*``), the elemental abundances (``elemental_*``), wall time, steps and the conservation error.
     """
     try:
         handle = h5py.File(target, "w")
@@ -34,6 +35,8 @@ def write_run_hdf5(trajectory: Trajectory, target: str | Path | io.BytesIO) -> N
             handle.attrs[name] = value
             handle.attrs[f"units_{name}"] = units[name]
         handle.attrs["abundance_units"] = "relative to n_H"
+        for element, value in asdict(trajectory.elements).items():
+            handle.attrs[f"elemental_{element}"] = value
         handle.attrs["wall_time_s"] = trajectory.wall_time_s
         handle.attrs["n_steps"] = trajectory.n_steps
         handle.attrs["conservation_error"] = trajectory.conservation_error

@@ -121,6 +121,22 @@ class ElementalAbundances:
     Mg: float = 2.256e-6
 
 
+# Named elemental abundance sets. "dense": UCLCHEM's dense-cloud defaults. "low-metal": the same C, N, O,
+# He with S and Mg depleted to the classic low-metal values (Graedel et al. 1982; Wakelam & Herbst 2008,
+# set EA1: S 8e-8, Mg 7e-9), which brings the electron fraction of a dark cloud down to ~1e-8 without grains.
+ELEMENT_SETS: dict[str, ElementalAbundances] = {
+    "dense": ElementalAbundances(),
+    "low-metal": ElementalAbundances(S=8e-8, Mg=7e-9),
+}
+
+
+def element_set(name: str) -> ElementalAbundances:
+    """The elemental abundance set called ``name`` (see :data:`ELEMENT_SETS`)."""
+    if name not in ELEMENT_SETS:
+        raise InputError(f"elements must be one of {', '.join(ELEMENT_SETS)}; got {name!r}")
+    return ELEMENT_SETS[name]
+
+
 # Starting form of each element: hydrogen fully molecular, the low-ionisation-potential elements C, S, Mg
 # singly ionised (as in UV-exposed gas before the cloud condensed), the others neutral atoms.
 INITIAL_CARRIER = {"He": "He", "C": "C+", "N": "N", "O": "O", "S": "S+", "Mg": "Mg+"}

@@ -59,6 +59,7 @@ class Trajectory:
     wall_time_s: float
     n_steps: int
     conservation_error: float
+    elements: ElementalAbundances = field(default_factory=ElementalAbundances)
     stats: dict = field(default_factory=dict)
 
     def final(self) -> dict[str, float]:
@@ -232,4 +233,4 @@ def solve(params: PhysicalParams, t_end_yr: float = 1e6, n_out: int = 64, networ
     stats = {"nfev": integrator.nfev, "njev": integrator.njev, "nlu": integrator.nlu,
              "min_abundance": float(out.min())}
     return Trajectory(params, times_yr, network.species, out, wall, steps,
-                      conservation_error(network, out, x0), stats)
+                      conservation_error(network, out, x0), elements or ElementalAbundances(), stats)
