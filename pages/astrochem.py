@@ -14,7 +14,7 @@ from engine.astrochem.solver import solve
 from pages.common import user_errors
 
 DEFAULT_SPECIES = ["CO", "HCO+", "H2O", "OH", "NH3", "N2H+", "CS", "e-", "C+", "C"]
-FLOOR = 1e-20  # abundances below this are not drawn on log axes
+FLOOR = 1e-16  # abundances below this are not drawn on the log axis
 # (parameter, slider label, log10 low, log10 high, default) -- sliders move in log10 steps of 0.1
 SLIDERS = [
     ("density", "Density n_H [cm⁻³]", 1.0, 7.0, 1e4),
@@ -31,10 +31,19 @@ def network():
     return load_network()
 
 
-def log_options(low: float, high: float, default: float) -> list[float]:
-    """Slider stops: 0.1-dex steps over [10^low, 10^high], 3 significant digits, plus the default."""
-    stops = {float(f"{v:.3g}") for v in 10.0 ** np.arange(low, high + 1e-9, 0.1)} | {default}
-    return sorted(v for v in stops if 10.0 ** low * 0.999 <= v <= 10.0 ** high * 1.001)
+def log_stops(low: float, high: float, default: float) -> list[float]:
+    """Slider stops as log10 values: 0.1-dex steps over [low, high] plus log10(default).
+
+    The sliders carry exponents, not the values: Streamlit's select_slider loses tiny float options
+    such as 1.3e-17 in the browser (it falls back to the first option), exponents survive.
+    """
+    stops = {round(float(v), 4) for v in np.arange(low, high + 1e-9, 0.1)} | {round(float(np.log10(default)), 4)}
+    return sorted(stops)
+
+
+def from_stop(exponent: float) -> float:
+    """The parameter value of a slider stop, rounded to the 3 significant digits shown."""
+    return float(f"{10.0 ** exponent:.3g}")
 
 
 def run_key(params: PhysicalParams, t_end_yr: float, elements: str) -> tuple:
@@ -65,9 +74,11 @@ with st.sidebar:
     st.subheader("Cloud parameters")
     chosen = {}
     for name, label, low, high, default in SLIDERS:
-        chosen[name] = st.select_slider(label, options=log_options(low, high, default), value=default,
-                                        format_func=lambda v: f"{v:.3g}", key=f"astro_{name}",
-                                        help=f"{PARAM_SPECS[name].label}; log scale")
+        exponent = st.select_slider(label, options=log_stops(low, high, default),
+                                    value=round(float(np.log10(default)), 4),
+                                    format_func=lambda v: f"{from_stop(v):.3g}", key=f"astro_{name}",
+                                    help=f"{PARAM_SPECS[name].label}; log scale")
+        chosen[name] = from_stop(exponent)
     t_end_yr = st.select_slider("End time [yr]", options=[1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6, 3e6, 1e7],
                                 value=1e6, format_func=lambda v: f"{v:.0e}", key="astro_t_end")
     elements = st.selectbox("Elemental abundances", options=list(ELEMENT_SETS), key="astro_elements",
@@ -113,7 +124,8 @@ for name in species:
     figure.add_trace(go.Scatter(x=trajectory.times_yr, y=np.where(values > FLOOR, values, None), mode="lines",
                                 name=name))
 figure.update_layout(xaxis={"title": "time [yr]", "type": "log"},
-                     yaxis={"title": "abundance x = n(X)/n_H", "type": "log", "exponentformat": "power"},
+                     yaxis={"title": "abundance x = n(X)/n_H", "type": "log", "exponentformat": "power",
+                            "range": [np.log10(FLOOR), 0.0]},
                      height=460, margin={"t": 30}, legend={"title": "species"})
 st.plotly_chart(figure, width="stretch")
 
