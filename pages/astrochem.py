@@ -148,11 +148,13 @@ time_index = right.select_slider("At time [yr]", options=list(range(len(trajecto
                                  value=len(trajectory.times_yr) - 1, key="astro_time",
                                  format_func=lambda i: f"{trajectory.times_yr[i]:.3g}")
 with user_errors():
-    table = dominant_reactions(net, trajectory.params, trajectory.abundances[time_index], target, top=8)
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={"rate": st.column_config.NumberColumn("rate [cm⁻³ s⁻¹]", format="%.3e"),
-                                "share": st.column_config.ProgressColumn("share", min_value=0.0, max_value=1.0,
-                                                                         format="%.2f")})
+    table = dominant_reactions(net, trajectory.params, trajectory.abundances[time_index], target, top=6)
+    columns = {"rate": st.column_config.NumberColumn("rate [cm⁻³ s⁻¹]", format="%.3e"),
+               "share": st.column_config.ProgressColumn("share", min_value=0.0, max_value=1.0, format="%.2f")}
+    for column, direction in zip(st.columns(2), ("formation", "destruction"), strict=True):
+        rows = table[table.direction == direction].drop(columns="direction")
+        column.markdown(f"**{direction.capitalize()} of {target}** at {trajectory.times_yr[time_index]:.3g} yr")
+        column.dataframe(rows, hide_index=True, width="stretch", column_config=columns)
 
 st.subheader("Download")
 down_left, down_right = st.columns(2)

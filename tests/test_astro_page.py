@@ -10,6 +10,7 @@ def test_astrochem_page_runs_default_cloud_and_reruns_on_button():
     assert len(at.get("plotly_chart")) == 4  # abundances + C/O/N budgets
     table = at.dataframe[0].value
     assert table.iloc[0]["reaction"] == "H3+ + CO -> HCO+ + H2"
+    assert at.dataframe[1].value.iloc[0]["reaction"].startswith("HCO+ + e- ->")  # destruction table
     assert [m.label for m in at.metric][0] == "Solver wall time"
     assert at.metric[3].value.startswith("1.1")  # x(e-) = 1.1e-6: the default zeta 1.3e-17 really was used
 
