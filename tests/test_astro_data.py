@@ -1,6 +1,8 @@
 """Astrochemistry dataset pipeline (resumable HDF5) and the `astro` CLI."""
 
 import json
+import subprocess
+import sys
 
 import h5py
 import numpy as np
@@ -12,6 +14,7 @@ from engine.astrochem.physics import PARAM_NAMES, VALID_BOX
 from engine.astrochem.solver import SolverConfig
 from engine.cli import main
 from engine.errors import InputError
+from tests.conftest import ROOT
 
 SMALL = {"n": 3, "seed": 7, "t_end_yr": 300.0, "n_out": 6}
 
@@ -27,22 +30,28 @@ def test_latin_hypercube_is_log_uniform_inside_the_box_and_seeded():
         assert sorted(strata.astype(int)) == list(range(50))
 
 
-def test_interrupted_dataset_resumes_to_the_same_result(tmp_path):
+def test_killed_dataset_run_resumes_to_the_same_result(tmp_path):
     reference = tmp_path / "reference.h5"
     generate_dataset(reference, **SMALL)
 
     resumed = tmp_path / "resumed.h5"
-
-    def interrupt_after_first(done, total):
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        generate_dataset(resumed, progress=interrupt_after_first, **SMALL)
+    command = [sys.executable, "-m", "engine", "astro", "dataset", "--n", "3", "--seed", "7", "--t-end-yr", "300",
+               "--n-out", "6", "--out", str(resumed)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seen = ""
+    while "1/3" not in seen:  # the progress bar reports the first written trajectory
+        char = process.stderr.read(1)
+        assert char, f"dataset run ended before the first trajectory: {seen}"
+        seen += char
+    process.kill()  # SIGKILL mid-way: no clean-up in the child
+    process.wait(timeout=60)
     with h5py.File(resumed, "r") as handle:
-        assert list(handle["status"][:]).count(DONE) == 1 and list(handle["status"][:]).count(PENDING) == 2
-    summary = generate_dataset(resumed, **SMALL)
-    assert summary["solved_this_run"] == 2 and summary["done"] == 3 and summary["worst_conservation_error"] <= 1e-6
+        finished = int((handle["status"][:] == DONE).sum())
+    assert 1 <= finished < 3
 
+    summary = generate_dataset(resumed, **SMALL)
+    assert summary["solved_this_run"] == 3 - finished and summary["done"] == 3
+    assert summary["worst_conservation_error"] <= 1e-6
     with h5py.File(reference, "r") as ref, h5py.File(resumed, "r") as new:
         np.testing.assert_array_equal(ref["params"][:], new["params"][:])
         np.testing.assert_array_equal(ref["abundances"][:], new["abundances"][:])
@@ -53,6 +62,18 @@ def test_interrupted_dataset_resumes_to_the_same_result(tmp_path):
     manifest = read_manifest(resumed)
     assert manifest["network_sha256"] == load_network().sha256 and manifest["seed"] == 7
     assert manifest["param_box"]["av"] == list(VALID_BOX["av"])
+
+
+def test_interrupted_run_keeps_finished_trajectories(tmp_path):
+    path = tmp_path / "interrupted.h5"
+
+    def interrupt(done, total):
+        raise KeyboardInterrupt  # what Ctrl-C does between two trajectories
+
+    with pytest.raises(KeyboardInterrupt):
+        generate_dataset(path, progress=interrupt, **SMALL)
+    with h5py.File(path, "r") as handle:
+        assert list(handle["status"][:]).count(DONE) == 1 and list(handle["status"][:]).count(PENDING) == 2
 
 
 def test_failures_are_recorded_not_fatal_and_manifest_mismatch_is_refused(tmp_path):
