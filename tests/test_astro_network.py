@@ -86,6 +86,7 @@ def test_real_network_loads_balanced_with_its_stoichiometric_matrix():
                                                                 "Mg": 0, "charge": 1}
     assert network.reactions[-1].label == "H + H + GRAIN -> H2"
     assert len(network.sha256) == 64
+    assert {"H2", "e-", "H", "H3+"} <= set(network.species[-6:])  # the most coupled species come last
 
 
 def test_rate_laws_against_hand_computed_values():

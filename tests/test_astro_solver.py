@@ -29,16 +29,17 @@ def test_a_to_b_to_c_matches_the_closed_form():
     text = (f"1:PH:HCN:PHOTON:HNC::::1:{k1}:0.0:0.0:10:41000:C:C:::\n"
             f"2:PH:HNC:PHOTON:CNH::::1:{k2}:0.0:0.0:10:41000:C:C:::\n")
     network = parse_network(text, add_h2_grain=False)
-    assert network.species == ("HCN", "HNC", "CNH")
-    params = PhysicalParams(g0=1.7, av=0.01)
-    run = solve(params, t_end_yr=1e6, n_out=40, network=network, initial=np.array([1.0, 0.0, 0.0]),
+    a_, b_, c_ = (network.index[name] for name in ("HCN", "HNC", "CNH"))
+    start = np.zeros(3)
+    start[a_] = 1.0
+    run = solve(PhysicalParams(g0=1.7, av=0.01), t_end_yr=1e6, n_out=40, network=network, initial=start,
                 config=SolverConfig(rtol=1e-9, atol=1e-14))
     t = run.times_yr * SECONDS_PER_YEAR
     a = np.exp(-k1 * t)
     b = k1 / (k2 - k1) * (np.exp(-k1 * t) - np.exp(-k2 * t))
-    np.testing.assert_allclose(run.abundances[:, 0], a, rtol=1e-6, atol=1e-12)
-    np.testing.assert_allclose(run.abundances[:, 1], b, rtol=1e-6, atol=1e-12)
-    np.testing.assert_allclose(run.abundances[:, 2], 1 - a - b, rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose(run.abundances[:, a_], a, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(run.abundances[:, b_], b, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(run.abundances[:, c_], 1 - a - b, rtol=1e-5, atol=1e-12)
 
 
 def test_analytic_jacobian_matches_finite_differences():
