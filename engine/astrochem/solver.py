@@ -83,8 +83,7 @@ class Kinetics:
         return self.kf * self._x[s.r1] * self._x[s.r2]
 
     def rhs(self, t: float, x: np.ndarray) -> np.ndarray:
-        s = self.structure
-        return np.bincount(s.net_row, weights=s.net_coef * self.rates(x)[s.net_col], minlength=len(x))
+        return self.structure.net @ self.rates(x)
 
     def jacobian(self, t: float, x: np.ndarray) -> sp.csc_matrix:
         s = self.structure
@@ -99,9 +98,6 @@ class _Structure:
     r1: np.ndarray
     r2: np.ndarray
     net: sp.csr_matrix
-    net_row: np.ndarray
-    net_col: np.ndarray
-    net_coef: np.ndarray
     term_slot: np.ndarray
     term_coef: np.ndarray
     term_reaction: np.ndarray
@@ -151,8 +147,7 @@ def _structure(network: Network) -> _Structure:
         for k in range(pattern.indptr[col], pattern.indptr[col + 1]):
             slot_of[(int(pattern.indices[k]), col)] = k
     slots = np.array([slot_of[(int(r), int(c))] for r, c in zip(t_row, t_col, strict=True)], dtype=np.int64)
-    return _Structure(r1, r2, net, coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data.copy(), slots,
-                      np.array(t_coef, dtype=float), np.array(t_reac, dtype=np.int64),
+    return _Structure(r1, r2, net, slots, np.array(t_coef, dtype=float), np.array(t_reac, dtype=np.int64),
                       np.array(t_other, dtype=np.int64), pattern.indices.copy(), pattern.indptr.copy(),
                       int(pattern.nnz), (n, n))
 
