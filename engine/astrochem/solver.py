@@ -188,7 +188,7 @@ def solve(params: PhysicalParams, t_end_yr: float = 1e6, n_out: int = 64, networ
     """Integrate from the initial abundances to ``t_end_yr``; output on the log grid from 1 yr.
 
     ``initial`` (n_species, relative to n_H) overrides the start built from ``elements``.
-    ``progress(fraction)`` is called after each step with the fraction of log-time done (0..1).
+    ``progress(fraction)`` is called after each step past 1 yr with the fraction of log-time done (0..1).
     Raises :class:`SolverError` (naming the parameters) if the integrator fails.
     """
     network = network or load_network()
@@ -204,7 +204,7 @@ def solve(params: PhysicalParams, t_end_yr: float = 1e6, n_out: int = 64, networ
                      jac=kinetics.jacobian)
     _use_natural_order_lu(integrator)
     out = np.empty((len(t_eval), network.n_species))
-    filled, steps, log_end = 0, 0, math.log(t_eval[-1])
+    filled, steps, log_end = 0, 0, math.log(times_yr[-1])
     while filled < len(t_eval):
         message = integrator.step()
         steps += 1
@@ -217,8 +217,8 @@ def solve(params: PhysicalParams, t_end_yr: float = 1e6, n_out: int = 64, networ
             dense = integrator.dense_output()
             out[filled:upto] = dense(t_eval[filled:upto]).T
             filled = upto
-        if progress is not None and integrator.t > 0:
-            progress(min(1.0, max(0.0, math.log(integrator.t) / log_end)))
+        if progress is not None and integrator.t > SECONDS_PER_YEAR:
+            progress(min(1.0, math.log(integrator.t / SECONDS_PER_YEAR) / log_end))
     wall = time.perf_counter() - start
     stats = {"nfev": integrator.nfev, "njev": integrator.njev, "nlu": integrator.nlu,
              "min_abundance": float(out.min())}
