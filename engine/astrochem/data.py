@@ -13,9 +13,10 @@ HDF5 layout (one file):
   ``wall_time_s``, ``n_steps``, ``conservation_error`` per trajectory.
 
 Resuming: rerunning with the same arguments keeps every finished or failed trajectory and solves only
-the pending ones. Each result is flushed as it is written, so an interrupted run (Ctrl-C, a raised
-exception) loses at most the trajectories in flight; a hard kill during a write can still damage an
-HDF5 file (a limitation of HDF5 without journaling).
+the pending ones. Each result is flushed as it is written, so an interrupted run (Ctrl-C, an exception,
+or SIGKILL while trajectories are being solved, which is nearly all of the time; all tested) loses at
+most the trajectories in flight. A kill in the middle of the few-millisecond write itself can still
+damage the file: HDF5 has no journal.
 """
 
 from __future__ import annotations
