@@ -41,7 +41,7 @@ def _solve(args: argparse.Namespace) -> dict:
         write_run_hdf5(trajectory, args.out)
     result = {"out": args.out, "params": params.as_dict(), "elements": args.elements,
               "wall_time_s": trajectory.wall_time_s, "n_steps": trajectory.n_steps,
-              "conservation_error": trajectory.conservation_error}
+              "conservation_error": trajectory.conservation_error, "solver_stats": trajectory.stats}
     if args.as_json:
         result["t_end_yr"] = float(trajectory.times_yr[-1])
         result["final_abundances"] = trajectory.final()
