@@ -9,7 +9,14 @@ import streamlit as st
 from engine.astrochem.analysis import dominant_reactions, element_budget
 from engine.astrochem.network import load_network
 from engine.astrochem.output import run_hdf5_bytes, run_table
-from engine.astrochem.physics import ELEMENT_SETS, PARAM_SPECS, PhysicalParams, element_set, validity_warnings
+from engine.astrochem.physics import (
+    ELEMENT_SETS,
+    PARAM_SPECS,
+    VALID_BOX,
+    PhysicalParams,
+    element_set,
+    validity_warnings,
+)
 from engine.astrochem.solver import solve
 from pages.common import user_errors
 
@@ -163,6 +170,20 @@ down_left.download_button("Run as HDF5", data=run_hdf5_bytes(trajectory), file_n
                           mime="application/x-hdf5", icon=":material/download:", key="astro_h5")
 down_right.download_button("Abundances as CSV", data=run_table(trajectory).to_csv(index=False),
                            file_name=f"{stem}.csv", mime="text/csv", icon=":material/download:", key="astro_csv")
+with st.expander("Model, sources and validated parameter box", icon=":material/info:"):
+    st.markdown(
+        "Rate laws from the UMIST RATE22 paper (McElroy et al. 2024, A&A 682, A109): two-body "
+        "α(T/300)^β exp(−γ/T); direct cosmic rays αζ/ζ₀; cosmic-ray-induced photons α(T/300)^β γ/(1−ω) ζ/ζ₀; "
+        "interstellar photons α (G0/1.7) exp(−γ A_V), with ζ₀ = 1.3×10⁻¹⁷ s⁻¹ and ω = 0.5 as in UCLCHEM. "
+        "The solver is SciPy's BDF with an analytic sparse Jacobian; element and charge totals are checked "
+        "on every run. The emulator dataset is drawn from this box, where the missing UV processes do not matter:"
+    )
+    st.dataframe(
+        [{"parameter": PARAM_SPECS[name].label, "unit": PARAM_SPECS[name].unit, "low": low, "high": high}
+         for name, (low, high) in VALID_BOX.items()],
+        hide_index=True, width="stretch",
+    )
+
 st.caption(
     "Model limits: gas phase only (no freeze-out onto grains, no grain charge), no H2 photodissociation and CO "
     "photodissociation without self-shielding, so trust A_V ≳ 5 mag. Rates: McElroy et al. 2024 (A&A 682, "
