@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -23,6 +24,23 @@ def accuracy_vs_reference(params: PhysicalParams, t_end_yr: float = 1e6) -> dict
     ratio = np.abs(default.abundances[mask] / reference.abundances[mask] - 1.0)
     return {"max_rel_dev_above_1e-12": float(ratio.max()), "median_rel_dev_above_1e-12": float(np.median(ratio)),
             "reference": REFERENCE_TOLERANCES}
+
+
+def box_corners() -> dict:
+    """Solve all 32 corners of the dataset box to 1 Myr: failures, worst drift, CPU seconds."""
+    from engine.astrochem.physics import PARAM_NAMES, VALID_BOX
+    from engine.astrochem.solver import SolverError, solve
+
+    failures, drifts, cpu = [], [], []
+    for corner in itertools.product(*(VALID_BOX[name] for name in PARAM_NAMES)):
+        start = time.process_time()
+        try:
+            drifts.append(solve(PhysicalParams(*corner), t_end_yr=1e6, n_out=16).conservation_error)
+        except SolverError as error:
+            failures.append(str(error))
+        cpu.append(time.process_time() - start)
+    return {"n": len(cpu), "failures": failures, "worst_conservation_error": float(max(drifts, default=np.nan)),
+            "cpu_seconds_median": float(np.median(cpu)), "cpu_seconds_max": float(np.max(cpu))}
 
 
 @benchmark("astro-solver")
@@ -53,4 +71,5 @@ def bench_astro_solver(args) -> dict:
             "seconds_per_trajectory_median": float(np.median(seconds)), "seconds_max": float(np.max(seconds)),
             "cpu_seconds_per_trajectory_median": float(np.median([run["cpu_seconds"] for run in runs])),
             "worst_conservation_error": float(max(run["conservation_error"] for run in runs)),
-            "accuracy_dark_cloud": accuracy_vs_reference(PhysicalParams()), "runs": runs}
+            "accuracy_dark_cloud": accuracy_vs_reference(PhysicalParams()), "box_corners": box_corners(),
+            "runs": runs}
