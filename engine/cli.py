@@ -19,6 +19,7 @@ from engine.registry import BENCHMARKS, TRAINERS
 
 TWIN_CLIS: list[str] = [
     "engine.runs.cli",
+    "engine.astrochem.cli",
 ]
 
 

@@ -1,0 +1,87 @@
+"""`python -m engine astro ...`: solve one cloud, build a dataset; registers the ``astro-solver`` benchmark.
+
+The solver stack (SciPy, h5py, joblib) is imported inside the handlers so other commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import engine.astrochem.bench  # noqa: F401  (registers the astro-solver benchmark)
+from engine.astrochem.physics import ELEMENT_SETS, PARAM_SPECS, PhysicalParams, element_set
+
+FLAGS = {"density": "--density", "temperature": "--temperature", "g0": "--g0", "av": "--av", "zeta": "--zeta"}
+
+
+def _progress_bar(label: str):
+    """A text progress bar on stderr: returns ``update(done, total)``."""
+    start = time.perf_counter()
+
+    def update(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / max(total, 1))
+        elapsed = time.perf_counter() - start
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {elapsed:6.1f} s")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return update
+
+
+def _solve(args: argparse.Namespace) -> dict:
+    from engine.astrochem.output import write_run_hdf5
+    from engine.astrochem.solver import solve
+
+    params = PhysicalParams(**{name: getattr(args, name) for name in FLAGS})
+    trajectory = solve(params, t_end_yr=args.t_end_yr, n_out=args.n_out, elements=element_set(args.elements))
+    if args.out:
+        write_run_hdf5(trajectory, args.out)
+    result = {"out": args.out, "params": params.as_dict(), "elements": args.elements,
+              "wall_time_s": trajectory.wall_time_s, "n_steps": trajectory.n_steps,
+              "conservation_error": trajectory.conservation_error, "solver_stats": trajectory.stats}
+    if args.as_json:
+        result["t_end_yr"] = float(trajectory.times_yr[-1])
+        result["final_abundances"] = trajectory.final()
+    return result
+
+
+def _dataset(args: argparse.Namespace) -> dict:
+    from engine.astrochem.data import generate_dataset
+
+    bar = None if args.no_progress else _progress_bar("trajectories")
+    return generate_dataset(args.out, n=args.n, seed=args.seed, workers=args.workers, t_end_yr=args.t_end_yr,
+                            n_out=args.n_out, progress=bar)
+
+
+def register(subparsers) -> None:
+    astro = subparsers.add_parser("astro", help="astrochemistry twin: gas-phase network solver and datasets")
+    sub = astro.add_subparsers(dest="astro_command", required=True, metavar="ASTRO_COMMAND")
+
+    solve_cmd = sub.add_parser("solve", help="integrate one cloud model and write it to HDF5")
+    defaults = PhysicalParams()
+    for name, flag in FLAGS.items():
+        spec = PARAM_SPECS[name]
+        solve_cmd.add_argument(flag, dest=name, type=float, default=getattr(defaults, name),
+                               help=f"{spec.label} [{spec.unit}], {spec.low:g}..{spec.high:g} "
+                                    f"(default {getattr(defaults, name):g})")
+    solve_cmd.add_argument("--elements", default="dense", choices=list(ELEMENT_SETS),
+                           help="elemental abundance set (default dense: UCLCHEM; low-metal: S, Mg depleted)")
+    solve_cmd.add_argument("--t-end-yr", type=float, default=1e6, help="end time [yr] (default 1e6)")
+    solve_cmd.add_argument("--n-out", type=int, default=64, help="log-spaced output times from 1 yr (default 64)")
+    solve_cmd.add_argument("--out", help="HDF5 file to write (times_yr, species, abundances)")
+    solve_cmd.add_argument("--json", dest="as_json", action="store_true",
+                           help="also print the final abundances and wall time as JSON")
+    solve_cmd.set_defaults(func=_solve)
+
+    data_cmd = sub.add_parser("dataset", help="solve a Latin hypercube of clouds into one resumable HDF5 file")
+    data_cmd.add_argument("--n", type=int, required=True, help="number of trajectories")
+    data_cmd.add_argument("--seed", type=int, default=0, help="Latin hypercube seed (default 0)")
+    data_cmd.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
+    data_cmd.add_argument("--out", required=True, help="HDF5 file (rerun the same command to resume)")
+    data_cmd.add_argument("--t-end-yr", type=float, default=1e6, help="end time [yr] (default 1e6)")
+    data_cmd.add_argument("--n-out", type=int, default=64, help="output times per trajectory (default 64)")
+    data_cmd.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    data_cmd.set_defaults(func=_dataset, as_json=True)

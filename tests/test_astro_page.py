@@ -1,0 +1,28 @@
+"""AppTest of the Astrochemistry page (solver mode)."""
+
+from tests.test_pages import open_page
+
+
+def test_astrochem_page_runs_default_cloud_and_reruns_on_button():
+    at = open_page("pages/astrochem.py")
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Astrochemistry"
+    assert len(at.get("plotly_chart")) == 4  # abundances + C/O/N budgets
+    table = at.dataframe[0].value
+    assert table.iloc[0]["reaction"] == "H3+ + CO -> HCO+ + H2"
+    assert at.dataframe[1].value.iloc[0]["reaction"].startswith("HCO+ + e- ->")  # destruction table
+    assert [m.label for m in at.metric][0] == "Solver wall time"
+    assert at.metric[3].value.startswith("1.1")  # x(e-) = 1.1e-6: the default zeta 1.3e-17 really was used
+
+    at.select_slider(key="astro_density").set_value(3.0)  # sliders carry log10 values
+    at.select_slider(key="astro_t_end").set_value(1e4).run()
+    assert not at.exception, at.exception
+    assert any("Run solver" in info.value for info in at.info)
+
+    at.button(key="astro_run").click().run()
+    assert not at.exception, at.exception
+    assert not any("Run solver" in info.value for info in at.info)
+    assert len(at.session_state["astro_runs"]) == 2
+
+    at.select_slider(key="astro_av").set_value(-1.0).run()  # outside the validated box: warned, not hidden
+    assert any("UV-exposed gas" in warning.value for warning in at.warning)
