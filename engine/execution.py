@@ -255,6 +255,39 @@ def _write_text_atomic(path: Path, payload: dict) -> None:
     os.replace(tmp, path)
 
 
+def add_execution_arguments(parser) -> None:
+    """The CLI flags every heavy job shares: ``--workers``, ``--dask``, ``--scheduler``."""
+    parser.add_argument("--workers", type=int, default=None, help="local worker processes via joblib (default 1)")
+    parser.add_argument("--dask", default=None, metavar="local[:N]",
+                        help="run on a new Dask LocalCluster with N workers (default: all cores)")
+    parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
+                        help="run on an existing Dask cluster (or set TWINLAB_DASK_SCHEDULER)")
+
+
+def spec_from_args(args) -> ExecutionSpec:
+    """The :class:`ExecutionSpec` chosen by :func:`add_execution_arguments` flags."""
+    return ExecutionSpec.from_options(dask=args.dask, scheduler=args.scheduler, workers=args.workers)
+
+
+def text_progress(label: str, stream_=None) -> Progress:
+    """A one-line text progress bar (on stderr): returns ``update(done, total)``."""
+    import sys
+
+    out = stream_ or sys.stderr
+    start = time.perf_counter()
+
+    def update(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / max(total, 1))
+        elapsed = time.perf_counter() - start
+        out.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {elapsed:6.1f} s")
+        if done >= total:
+            out.write("\n")
+        out.flush()
+
+    return update
+
+
 def seeds_for_chunks(seed: int, n_chunks: int) -> list[int]:
     """Independent, order-free integer seeds for each chunk of a job with master ``seed``."""
     return [int(child.generate_state(1)[0]) for child in np.random.SeedSequence(seed).spawn(n_chunks)]

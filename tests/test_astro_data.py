@@ -14,6 +14,7 @@ from engine.astrochem.physics import PARAM_NAMES, VALID_BOX
 from engine.astrochem.solver import SolverConfig
 from engine.cli import main
 from engine.errors import InputError
+from engine.execution import ExecutionSpec
 from tests.conftest import ROOT
 
 SMALL = {"n": 3, "seed": 7, "t_end_yr": 300.0, "n_out": 6}
@@ -87,10 +88,11 @@ def test_failures_are_recorded_not_fatal_and_manifest_mismatch_is_refused(tmp_pa
         generate_dataset(path, config=SolverConfig(max_steps=3), **{**SMALL, "seed": 8})
 
 
-def test_parallel_workers_give_the_same_trajectories(tmp_path):
+@pytest.mark.parametrize("spec", [ExecutionSpec("joblib", 2), ExecutionSpec("dask", 2)], ids=["joblib", "dask"])
+def test_every_execution_path_gives_the_same_trajectories(tmp_path, spec):
     one, two = tmp_path / "one.h5", tmp_path / "two.h5"
-    generate_dataset(one, n=2, seed=1, t_end_yr=100.0, n_out=4)
-    generate_dataset(two, n=2, seed=1, t_end_yr=100.0, n_out=4, workers=2)
+    generate_dataset(one, n=3, seed=1, t_end_yr=100.0, n_out=4)
+    generate_dataset(two, n=3, seed=1, t_end_yr=100.0, n_out=4, spec=spec)
     with h5py.File(one, "r") as a, h5py.File(two, "r") as b:
         np.testing.assert_array_equal(a["abundances"][:], b["abundances"][:])
 

@@ -7,28 +7,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import engine.astrochem.bench  # noqa: F401  (registers the astro-solver benchmark)
 from engine.astrochem.physics import ELEMENT_SETS, PARAM_SPECS, PhysicalParams, element_set
+from engine.execution import add_execution_arguments, spec_from_args, text_progress
 
 FLAGS = {"density": "--density", "temperature": "--temperature", "g0": "--g0", "av": "--av", "zeta": "--zeta"}
-
-
-def _progress_bar(label: str):
-    """A text progress bar on stderr: returns ``update(done, total)``."""
-    start = time.perf_counter()
-
-    def update(done: int, total: int) -> None:
-        width = 30
-        filled = int(width * done / max(total, 1))
-        elapsed = time.perf_counter() - start
-        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {elapsed:6.1f} s")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return update
 
 
 def _solve(args: argparse.Namespace) -> dict:
@@ -51,9 +35,11 @@ def _solve(args: argparse.Namespace) -> dict:
 def _dataset(args: argparse.Namespace) -> dict:
     from engine.astrochem.data import generate_dataset
 
-    bar = None if args.no_progress else _progress_bar("trajectories")
-    return generate_dataset(args.out, n=args.n, seed=args.seed, workers=args.workers, t_end_yr=args.t_end_yr,
-                            n_out=args.n_out, progress=bar)
+    spec = spec_from_args(args)
+    bar = None if args.no_progress else text_progress("trajectories")
+    return generate_dataset(args.out, n=args.n, seed=args.seed, spec=spec, t_end_yr=args.t_end_yr,
+                            n_out=args.n_out, progress=bar,
+                            on_cluster=lambda link: link and print(f"Dask dashboard: {link}", file=sys.stderr))
 
 
 def register(subparsers) -> None:
@@ -79,7 +65,7 @@ def register(subparsers) -> None:
     data_cmd = sub.add_parser("dataset", help="solve a Latin hypercube of clouds into one resumable HDF5 file")
     data_cmd.add_argument("--n", type=int, required=True, help="number of trajectories")
     data_cmd.add_argument("--seed", type=int, default=0, help="Latin hypercube seed (default 0)")
-    data_cmd.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
+    add_execution_arguments(data_cmd)
     data_cmd.add_argument("--out", required=True, help="HDF5 file (rerun the same command to resume)")
     data_cmd.add_argument("--t-end-yr", type=float, default=1e6, help="end time [yr] (default 1e6)")
     data_cmd.add_argument("--n-out", type=int, default=64, help="output times per trajectory (default 64)")

@@ -1,7 +1,8 @@
 """Training data for the emulator: many solver runs over the parameter box in one HDF5 file.
 
-Parameters are a Latin hypercube in log space (``scipy.stats.qmc``) over :data:`VALID_BOX`; runs go to
-joblib workers and are written by the parent as they finish, so memory holds only a few trajectories.
+Parameters are a Latin hypercube in log space (``scipy.stats.qmc``) over :data:`VALID_BOX`; runs go
+through :func:`engine.execution.stream` (this process, joblib workers or a Dask cluster) and are written
+by the parent as they finish, so memory holds only a few trajectories.
 
 HDF5 layout (one file):
 
@@ -30,13 +31,13 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from joblib import Parallel, delayed
 from scipy.stats import qmc
 
 from engine.astrochem.network import load_network
 from engine.astrochem.physics import PARAM_NAMES, VALID_BOX, ElementalAbundances, PhysicalParams, time_grid_yr
 from engine.astrochem.solver import SolverConfig, SolverError, solve
 from engine.errors import InputError
+from engine.execution import ExecutionSpec, stream
 
 LAYOUT_VERSION = 1
 PENDING, DONE, FAILED = 0, 1, 2
@@ -84,29 +85,30 @@ def read_manifest(path: str | Path) -> dict:
         return json.loads(handle.attrs["manifest"])
 
 
-def _run_one(index: int, row: np.ndarray, t_end_yr: float, n_out: int, config: SolverConfig) -> dict:
+def _run_one(task: dict) -> dict:
+    """Solve one trajectory (``task``: row, t_end_yr, n_out, config); a solver failure is data, not a crash."""
     try:
-        trajectory = solve(PhysicalParams.from_array(row), t_end_yr=t_end_yr, n_out=n_out, config=config)
+        trajectory = solve(PhysicalParams.from_array(task["row"]), t_end_yr=task["t_end_yr"], n_out=task["n_out"],
+                           config=task["config"])
     except SolverError as error:
-        return {"index": index, "error": str(error)}
-    return {"index": index, "abundances": trajectory.abundances.astype(np.float32),
+        return {"error": str(error)}
+    return {"abundances": trajectory.abundances.astype(np.float32),
             "wall_time_s": trajectory.wall_time_s, "n_steps": trajectory.n_steps,
             "conservation_error": trajectory.conservation_error}
 
 
-def generate_dataset(path: str | Path, n: int, seed: int = 0, workers: int = 1, t_end_yr: float = 1e6,
-                     n_out: int = 64, config: SolverConfig | None = None,
-                     progress: Callable[[int, int], None] | None = None) -> dict:
-    """Create or resume the dataset at ``path``; returns counts and timing.
+def generate_dataset(path: str | Path, n: int, seed: int = 0, spec: ExecutionSpec | None = None,
+                     t_end_yr: float = 1e6, n_out: int = 64, config: SolverConfig | None = None,
+                     progress: Callable[[int, int], None] | None = None,
+                     on_cluster: Callable[[str | None], None] | None = None) -> dict:
+    """Create or resume the dataset at ``path``, solving on ``spec`` (default: this process).
 
     ``progress(finished, total)`` is called after every written trajectory (finished includes those of
-    earlier, interrupted runs).
+    earlier, interrupted runs); ``on_cluster`` receives the Dask dashboard link when one starts.
     """
     config = config or SolverConfig()
     if not (isinstance(n, int | np.integer) and n >= 1):
         raise InputError(f"n must be a positive integer; got {n!r}")
-    if not (isinstance(workers, int) and workers >= 1):
-        raise InputError(f"workers must be a positive integer; got {workers!r}")
     time_grid_yr(t_end_yr, n_out)  # validates the grid arguments
     manifest = json.loads(json.dumps(_manifest(n, seed, t_end_yr, n_out, config)))  # as stored (JSON types)
     path = Path(path)
@@ -128,12 +130,11 @@ def generate_dataset(path: str | Path, n: int, seed: int = 0, workers: int = 1, 
         pending = np.flatnonzero(status == PENDING)
         params = handle["params"][:]
         finished = int(n - len(pending))
-        tasks = (delayed(_run_one)(int(i), params[i], t_end_yr, n_out, config) for i in pending)
-        runner = Parallel(n_jobs=workers, return_as="generator_unordered", pre_dispatch="2*n_jobs")
-        for result in runner(tasks):
-            i = result["index"]
-            if "error" in result:
-                handle["error"][i] = result["error"]
+        tasks = [(int(i), {"row": params[i], "t_end_yr": t_end_yr, "n_out": n_out, "config": config})
+                 for i in pending]
+        for i, result, crash in stream(_run_one, tasks, spec, retries=1, on_client=on_cluster):
+            if crash is not None or "error" in result:
+                handle["error"][i] = crash or result["error"]
                 handle["status"][i] = FAILED
             else:
                 handle["abundances"][i] = result["abundances"]
