@@ -14,6 +14,7 @@ import json
 import sys
 
 import engine.benchmarks  # noqa: F401  (registers `bench all`)
+import engine.scaleout_bench  # noqa: F401  (registers `bench scaleout`)
 from engine.errors import TwinLabError
 from engine.registry import BENCHMARKS, TRAINERS
 
