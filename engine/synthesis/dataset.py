@@ -27,7 +27,8 @@ MAX_ROWS = 1_000_000
 
 def sample_recipes(n: int, seed: int) -> dict[str, np.ndarray]:
     """``n`` recipe columns from a scrambled Sobol sequence (deterministic in ``seed``)."""
-    unit = qmc.Sobol(d=len(NUMERIC_FIELDS) + 1, scramble=True, seed=seed).random(n)
+    power = max(int(np.ceil(np.log2(max(n, 2)))), 1)
+    unit = qmc.Sobol(d=len(NUMERIC_FIELDS) + 1, scramble=True, seed=seed).random_base2(power)[:n]
     columns = {}
     solvent = np.minimum((unit[:, -1] * len(SOLVENT_NAMES)).astype(int), len(SOLVENT_NAMES) - 1)
     for j, name in enumerate(NUMERIC_FIELDS):
