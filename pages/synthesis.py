@@ -51,7 +51,7 @@ def sidebar_recipe() -> dict:
         reset_recipe()
     with st.sidebar:
         st.subheader("Recipe")
-        st.button("Reset to literature recipe", on_click=reset_recipe, icon=":material/restart_alt:",
+        st.button("Reset to literature recipe", on_click=reset_recipe, icon=":material/restart_alt:", key="synth_reset",
                   help="Protesescu et al., Nano Lett. 2015: 170 °C, Cs:Pb 0.27, 0.5 mL OA + 0.5 mL OLA, 5 s")
         values = {}
         for name, spec in FIELD_SPECS.items():

@@ -1,12 +1,21 @@
 """Perovskite synthesis twin: hot-injection CsPbBr3 nanocrystals (physics engine, sweeps, datasets).
 
 Public API: :class:`Recipe`, :func:`simulate`, :func:`simulate_batch`, :func:`simulate_reference`,
-:func:`time_course`, :func:`sweep`, :data:`PHASE_NAMES`.
+:func:`time_course`, :func:`sweep`, :func:`make_axis`, :data:`PHASE_NAMES`. Names are resolved on first use
+so that importing the package (e.g. for the CLI parser) does not load the compiled solver.
 """
 
-from engine.synthesis.schemas import FIELD_SPECS, LITERATURE_RECIPE, SOLVENT_NAMES, Recipe
-from engine.synthesis.simulate import PHASE_NAMES, simulate, simulate_batch, simulate_reference, time_course
-from engine.synthesis.sweep import make_axis, sweep
+from importlib import import_module
 
-__all__ = ["FIELD_SPECS", "LITERATURE_RECIPE", "PHASE_NAMES", "SOLVENT_NAMES", "Recipe", "make_axis", "simulate",
-           "simulate_batch", "simulate_reference", "sweep", "time_course"]
+_EXPORTS = {
+    "FIELD_SPECS": "schemas", "LITERATURE_RECIPE": "schemas", "SOLVENT_NAMES": "schemas", "Recipe": "schemas",
+    "PHASE_NAMES": "simulate", "simulate": "simulate", "simulate_batch": "simulate",
+    "simulate_reference": "simulate", "time_course": "simulate", "make_axis": "sweep", "sweep": "sweep",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'engine.synthesis' has no attribute {name!r}")
+    return getattr(import_module(f"engine.synthesis.{_EXPORTS[name]}"), name)

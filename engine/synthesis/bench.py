@@ -8,8 +8,6 @@ import time
 import numpy as np
 
 from engine.registry import benchmark
-from engine.synthesis.dataset import sample_recipes
-from engine.synthesis.simulate import COMPARED_OUTPUTS, simulate_batch, simulate_reference
 
 BATCH = 100_000
 REFERENCE_RECIPES = 12
@@ -17,6 +15,8 @@ REFERENCE_RECIPES = 12
 
 def agreement(fast: dict, ref: dict) -> dict:
     """Max relative difference of the continuous outputs, max |Δp| of phase probabilities, phase agreement."""
+    from engine.synthesis.simulate import COMPARED_OUTPUTS
+
     rel, prob = {}, 0.0
     for key in COMPARED_OUTPUTS:
         a, b = np.asarray(fast[key], float), np.asarray(ref[key], float)
@@ -32,6 +32,9 @@ def agreement(fast: dict, ref: dict) -> dict:
 
 @benchmark("synth")
 def bench_synth(args) -> dict:
+    from engine.synthesis.dataset import sample_recipes
+    from engine.synthesis.simulate import simulate_batch, simulate_reference
+
     columns = sample_recipes(BATCH, args.seed)
     simulate_batch({k: v[:4] for k, v in columns.items()})  # compile outside the timing
     start = time.perf_counter()

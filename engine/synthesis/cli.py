@@ -1,4 +1,8 @@
-"""`python -m engine synth ...`: simulate one recipe, sweep a grid, build a training set (+ the benchmark)."""
+"""`python -m engine synth ...`: simulate one recipe, sweep a grid, build a training set (+ the benchmark).
+
+The solver modules are imported inside the handlers, so building the parser stays light and never touches
+the compiled kernels (or the backend) for unrelated commands.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,7 @@ import argparse
 import time
 
 from engine.synthesis import bench  # noqa: F401  (registers `bench synth`)
-from engine.synthesis.dataset import build_dataset, write_dataset
 from engine.synthesis.schemas import FIELD_SPECS, NUMERIC_FIELDS, SOLVENT_NAMES, recipe_from_mapping
-from engine.synthesis.simulate import simulate
-from engine.synthesis.sweep import parse_axis, sweep, write_table
 
 
 def _add_recipe_flags(parser: argparse.ArgumentParser) -> None:
@@ -26,12 +27,16 @@ def _recipe(args: argparse.Namespace):
 
 
 def _simulate(args: argparse.Namespace) -> dict:
+    from engine.synthesis.simulate import simulate
+
     result = simulate(_recipe(args))
     result.pop("recipe")
     return result
 
 
 def _sweep(args: argparse.Namespace) -> dict:
+    from engine.synthesis.sweep import parse_axis, sweep, write_table
+
     axes = [parse_axis(text) for text in args.vary]
     start = time.perf_counter()
     frame = sweep(axes, base=_recipe(args))
@@ -41,6 +46,8 @@ def _sweep(args: argparse.Namespace) -> dict:
 
 
 def _dataset(args: argparse.Namespace) -> dict:
+    from engine.synthesis.dataset import build_dataset, write_dataset
+
     frame, manifest = build_dataset(args.n, args.seed)
     return write_dataset(frame, manifest, args.out)
 

@@ -161,7 +161,7 @@ def validate_arrays(arrays: dict) -> dict[str, np.ndarray]:
             raise InputError(f"{name} must be numeric in [{spec.low:g}, {spec.high:g}] {spec.unit}.") from None
         bad = ~np.isfinite(values) | (values < spec.low) | (values > spec.high)
         if bad.any():
-            raise InputError(f"{name} = {values[bad][0]!r} is outside the allowed range "
+            raise InputError(f"{name} = {float(values[bad][0])!r} is outside the allowed range "
                              f"[{spec.low:g}, {spec.high:g}] {spec.unit} ({int(bad.sum())} bad value(s)).")
         out[name] = values
     solvent = np.atleast_1d(np.asarray(arrays.get("solvent", default.solvent)))
