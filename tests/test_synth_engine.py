@@ -12,7 +12,7 @@ from engine.synthesis import Recipe, make_axis, simulate, simulate_batch, simula
 from engine.synthesis.bench import agreement
 from engine.synthesis.dataset import build_dataset, stratified_indices, write_dataset
 from engine.synthesis.schemas import recipe_from_mapping, validate_arrays
-from engine.synthesis.sweep import parse_axis
+from engine.synthesis.sweeps import parse_axis
 
 
 def test_fast_solver_agrees_with_reference_within_one_percent():

@@ -9,8 +9,8 @@ from importlib import import_module
 
 _EXPORTS = {
     "FIELD_SPECS": "schemas", "LITERATURE_RECIPE": "schemas", "SOLVENT_NAMES": "schemas", "Recipe": "schemas",
-    "PHASE_NAMES": "simulate", "simulate": "simulate", "simulate_batch": "simulate",
-    "simulate_reference": "simulate", "time_course": "simulate", "make_axis": "sweep", "sweep": "sweep",
+    "PHASE_NAMES": "simulation", "simulate": "simulation", "simulate_batch": "simulation",
+    "simulate_reference": "simulation", "time_course": "simulation", "make_axis": "sweeps", "sweep": "sweeps",
 }
 __all__ = sorted(_EXPORTS)
 

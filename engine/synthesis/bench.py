@@ -15,7 +15,7 @@ REFERENCE_RECIPES = 12
 
 def agreement(fast: dict, ref: dict) -> dict:
     """Max relative difference of the continuous outputs, max |Δp| of phase probabilities, phase agreement."""
-    from engine.synthesis.simulate import COMPARED_OUTPUTS
+    from engine.synthesis.simulation import COMPARED_OUTPUTS
 
     rel, prob = {}, 0.0
     for key in COMPARED_OUTPUTS:
@@ -33,7 +33,7 @@ def agreement(fast: dict, ref: dict) -> dict:
 @benchmark("synth")
 def bench_synth(args) -> dict:
     from engine.synthesis.dataset import sample_recipes
-    from engine.synthesis.simulate import simulate_batch, simulate_reference
+    from engine.synthesis.simulation import simulate_batch, simulate_reference
 
     columns = sample_recipes(BATCH, args.seed)
     simulate_batch({k: v[:4] for k, v in columns.items()})  # compile outside the timing

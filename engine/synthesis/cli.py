@@ -27,7 +27,7 @@ def _recipe(args: argparse.Namespace):
 
 
 def _simulate(args: argparse.Namespace) -> dict:
-    from engine.synthesis.simulate import simulate
+    from engine.synthesis.simulation import simulate
 
     result = simulate(_recipe(args))
     result.pop("recipe")
@@ -35,7 +35,7 @@ def _simulate(args: argparse.Namespace) -> dict:
 
 
 def _sweep(args: argparse.Namespace) -> dict:
-    from engine.synthesis.sweep import parse_axis, sweep, write_table
+    from engine.synthesis.sweeps import parse_axis, sweep, write_table
 
     axes = [parse_axis(text) for text in args.vary]
     start = time.perf_counter()

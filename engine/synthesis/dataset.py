@@ -19,7 +19,7 @@ from scipy.stats import qmc
 import engine
 from engine.errors import InputError
 from engine.synthesis.schemas import FIELD_SPECS, NUMERIC_FIELDS, SOLVENT_NAMES, SOLVENTS
-from engine.synthesis.simulate import PHASE_NAMES, simulate_batch
+from engine.synthesis.simulation import PHASE_NAMES, simulate_batch
 
 LOG_FIELDS = ("cs_pb_ratio", "pb_concentration_m", "reaction_time_s")
 MAX_ROWS = 1_000_000

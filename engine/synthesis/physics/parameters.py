@@ -63,7 +63,7 @@ class KineticParams:
     k_ammonium_adsorption: float = 8.0  # 1/M, Langmuir constant of OLAH+ on the A-site surface
     # LSW ripening d<L>^3/dt = K (nm^3/s) at the reference state, scaled by solubility and diffusivity.
     ripening_ref_nm3_s: float = 0.6
-    time_scale_s: float = 1e-2  # s, log-time origin: tau = ln(1 + t / time_scale_s)
+    time_scale_s: float = 1.0  # s, log-time origin: tau = ln(1 + t / time_scale_s)
 
 
 @dataclass(frozen=True)

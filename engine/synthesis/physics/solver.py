@@ -103,10 +103,10 @@ def _step(tau, h, y, c, t0, lattice, vol, eps, rtol, f0, f1, col, k1, k2, ytmp):
     for i in range(4):
         ytmp[i] = y[i] + h * (1.5 * k1[i] + 0.5 * k2[i])
     # error scales: each moment relative to itself, with floors tied to the population (a variance
-    # floor of (1 % of the mean)², third moment at least 1e-6 of full conversion)
+    # floor of (10 % of the mean)², third moment at least 1e-3 of full conversion)
     number = max(y[0], 1e-300)
     mean = max(y[1], 0.0) / number
-    floors = (1e-300, 1e-300, max(1e-4 * mean * max(y[1], 0.0), 1e-300), eps * 0.1)
+    floors = (1e-300, 1e-300, max(1e-2 * mean * max(y[1], 0.0), 1e-300), eps * 1e4)
     err = 0.0
     for i in range(4):
         scale = rtol * max(max(abs(y[i]), abs(ytmp[i])), floors[i])

@@ -11,7 +11,7 @@ import pandas as pd
 
 from engine.errors import InputError
 from engine.synthesis.schemas import FIELD_SPECS, LITERATURE_RECIPE, NUMERIC_FIELDS, SOLVENT_NAMES, Recipe
-from engine.synthesis.simulate import PHASE_NAMES, simulate_batch
+from engine.synthesis.simulation import PHASE_NAMES, simulate_batch
 
 MAX_POINTS = 250_000
 _SPEC = re.compile(r"^\s*([a-z_]+)\s*=\s*([^:]+):([^:]+):([^:]+)\s*$")
@@ -61,7 +61,7 @@ def sweep(axes: list[Axis], base: Recipe = LITERATURE_RECIPE, chunk: int = 2000,
     """Simulate the full grid of ``axes`` (1 or 2) around ``base``; one row per grid point.
 
     Columns: the swept fields, every recipe field, the phase probabilities ``p_<phase>``, ``phase`` and the
-    outputs of :func:`engine.synthesis.simulate.simulate_batch`. ``progress(fraction)`` is called per chunk.
+    outputs of :func:`engine.synthesis.simulation.simulate_batch`. ``progress(fraction)`` is called per chunk.
     """
     if not 1 <= len(axes) <= 2 or len({a.name for a in axes}) != len(axes):
         raise InputError("give one or two different fields to sweep.")
