@@ -120,12 +120,18 @@ def test_water_quenches_emission():
     assert out["plqy"][1] < 0.5 * out["plqy"][0]
 
 
-def test_solver_kernel_matches_numpy_rhs():
+def test_solver_kernel_matches_numpy_rhs_and_its_jacobian_column():
     columns = validate_arrays({"temperature_c": [120.0, 200.0]})
     cond = kinetics.with_prefactor(conditions(columns))
     state = np.array([[1.0, 0.5], [6.0, 4.0], [0.8, 0.3], [300.0, 150.0]])
     consts = solver.constant_matrix(conditions(columns), KINETICS)
     for i in range(2):
-        fast = solver._rhs(*state[:, i], consts[i], 0.587, 0.587**3)
-        np.testing.assert_allclose(fast, kinetics.rhs(state[:, i:i + 1], {k: (v[i:i + 1] if isinstance(
-            v, np.ndarray) else v) for k, v in cond.items()})[:, 0], rtol=1e-12)
+        one = {k: (v[i:i + 1] if isinstance(v, np.ndarray) else v) for k, v in cond.items()}
+        out, col = np.empty(4), np.empty(4)
+        solver._rhs_column(*state[:, i], consts[i], 0.587, 0.587**3, out, col)
+        np.testing.assert_allclose(out, kinetics.rhs(state[:, i:i + 1], one)[:, 0], rtol=1e-12)
+        step = 1e-6 * state[3, i]
+        bumped = state[:, i:i + 1].copy()
+        bumped[3] += step
+        finite = (kinetics.rhs(bumped, one)[:, 0] - out) / step
+        np.testing.assert_allclose(col, finite, rtol=1e-4, atol=1e-9 * np.abs(finite).max())
