@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -215,13 +217,16 @@ def sweep_tab(values: dict) -> None:
         with user_errors():
             bar = st.progress(0.0, text="Simulating recipes…")
             base = Recipe(**values)
+            start = time.perf_counter()
             frame = sweep([make_axis(*a) for a in axes], base=base,
                           progress=lambda f: bar.progress(f, text=f"Simulating recipes… {f:.0%}"))
             bar.empty()
-            st.session_state["sweep_result"] = (axes, frame)
+            st.session_state["sweep_result"] = (axes, frame, time.perf_counter() - start)
     if "sweep_result" not in st.session_state:
         return
-    axes, frame = st.session_state["sweep_result"]
+    axes, frame, seconds = st.session_state["sweep_result"]
+    st.caption(f"{len(frame)} recipes simulated in {seconds:.1f} s; fields not swept are those of the sidebar "
+               "recipe when the sweep was run.")
     if len(axes) == 2:
         st.plotly_chart(phase_map(frame, axes), width="stretch")
         left, right = st.columns(2)

@@ -13,7 +13,7 @@ def test_single_recipe_and_two_parameter_sweep():
     at.slider(key="sweep_n_1_cs_pb_ratio").set_value(5)
     at.button(key="sweep_run").click().run()
     assert not at.exception and not at.error
-    axes, frame = at.session_state["sweep_result"]
+    axes, frame, _ = at.session_state["sweep_result"]
     assert len(frame) == 30 and len(at.get("plotly_chart")) >= 7
 
 
