@@ -85,7 +85,8 @@ def size_distribution(result: dict) -> go.Figure:
         fig.add_scatter(x=edges, y=density, fill="tozeroy", line_color=PHASE_COLOURS[result["phase"]],
                         name="size distribution")
     label = "platelet lateral size" if result["phase"] == "platelet" else "edge length"
-    fig.update_layout(title="Size distribution", xaxis_title=f"{label} (nm)", yaxis_title="probability density "
+    title = "Size distribution" if std is None else f"Size distribution, σ {std:.1f} nm"
+    fig.update_layout(title=title, xaxis_title=f"{label} (nm)", yaxis_title="probability density "
                       "(1/nm)", height=320, margin=dict(t=50, b=40), showlegend=False)
     return fig
 
@@ -98,9 +99,9 @@ def pl_spectrum(result: dict) -> go.Figure:
         colour = wavelength_rgb(peak)
         fig.add_scatter(x=wavelengths, y=result["plqy"] * spectrum(wavelengths, peak, fwhm), fill="tozeroy",
                         line_color=colour, fillcolor=colour, name="PL")
-        title = f"PL spectrum — {peak:.0f} nm, FWHM {fwhm:.0f} nm"
+        title = f"PL: {peak:.0f} nm, FWHM {fwhm:.0f} nm"
     else:
-        title = f"PL spectrum — none ({result['phase']} does not emit in the visible)"
+        title = f"PL: none ({result['phase']})"
     fig.update_layout(title=title, xaxis_title="wavelength (nm)", yaxis_title="intensity (PLQY-scaled)",
                       height=320, margin=dict(t=50, b=40), showlegend=False)
     return fig
@@ -108,15 +109,15 @@ def pl_spectrum(result: dict) -> go.Figure:
 
 def lamer_plot(course: dict) -> go.Figure:
     t = np.maximum(course["time_s"], 1e-6)
-    fig = make_subplots(rows=2, cols=2, shared_xaxes=True, vertical_spacing=0.14, horizontal_spacing=0.12,
+    fig = make_subplots(rows=2, cols=2, shared_xaxes=True, vertical_spacing=0.14, horizontal_spacing=0.1,
                         subplot_titles=("Supersaturation S", "Nucleation rate", "Particle number density",
                                         "Mean edge length"))
     panels = [("supersaturation", 1, 1, "S (–)", "log"), ("nucleation_rate", 1, 2, "J (µmol L⁻¹ s⁻¹)", "log"),
               ("number_umol_l", 2, 1, "N (µmol/L)", "linear"), ("mean_edge_nm", 2, 2, "⟨L⟩ (nm)", "linear")]
     for key, row, col, title, scale in panels:
         values = course[key]
-        if scale == "log":
-            values = np.where(values > 0, values, np.nan)
+        if scale == "log":  # show six decades below the peak (the burst switches off far more sharply)
+            values = np.where(values > 1e-6 * np.nanmax(values), values, np.nan)
         fig.add_scatter(x=t, y=values, row=row, col=col, line_color="#d62728", showlegend=False)
         fig.update_yaxes(title_text=title, type=scale, row=row, col=col)
         fig.update_xaxes(type="log", row=row, col=col, title_text="time after injection (s)" if row == 2 else None)
@@ -131,18 +132,18 @@ def single_recipe_tab(values: dict) -> None:
         cols[0].metric("Most likely phase", result["phase"])
         size = result["edge_length_nm"]
         thick = result["platelet_thickness_ml"]
-        cols[1].metric("Edge length", "–" if size is None else f"{size:.1f} ± {result['edge_length_std_nm']:.1f} nm",
-                       help="platelets: lateral size" if thick else "cube edge")
+        spread = "" if size is None else f"; standard deviation {result['edge_length_std_nm']:.1f} nm"
+        cols[1].metric("Edge length", "–" if size is None else f"{size:.1f} nm",
+                       help=("platelet lateral size" if thick else "mean cube edge") + spread)
         cols[2].metric("PL peak", "–" if result["pl_peak_nm"] is None else f"{result['pl_peak_nm']:.0f} nm",
                        help=f"{thick} monolayers" if thick else None)
         cols[3].metric("PL FWHM", "–" if result["pl_fwhm_nm"] is None else f"{result['pl_fwhm_nm']:.0f} nm")
         cols[4].metric("PLQY (estimate)", f"{result['plqy']:.0%}")
-        left, right = st.columns(2)
+        left, middle, right = st.columns(3)
         left.plotly_chart(phase_bars(result), width="stretch")
+        middle.plotly_chart(size_distribution(result), width="stretch")
         right.plotly_chart(pl_spectrum(result), width="stretch")
-        left, right = st.columns([1, 2])
-        left.plotly_chart(size_distribution(result), width="stretch")
-        right.plotly_chart(lamer_plot(course), width="stretch")
+        st.plotly_chart(lamer_plot(course), width="stretch")
         st.caption(f"Conversion of the limiting precursor at quench: {result['yield']:.0%}. Model and sources: "
                    "engine/synthesis (Protesescu 2015; Almeida 2018; Bekenstein 2015; Akkerman 2016; Palazon "
                    "2017; Balakrishnan & Kamat 2018). Trends are literature-grounded; absolute numbers are a model.")
@@ -194,11 +195,12 @@ def line_plots(frame, name: str) -> tuple[go.Figure, go.Figure]:
     x = frame[name]
     probs = go.Figure([go.Scatter(x=x, y=frame[f"p_{p}"], name=p, line_color=PHASE_COLOURS[p]) for p in PHASE_NAMES])
     probs.update_layout(title="Phase probabilities", xaxis_title=axis_title(name), yaxis_title="probability",
-                        height=380)
+                        height=400, legend=dict(orientation="h", y=-0.3))
     optics = make_subplots(specs=[[{"secondary_y": True}]])
     optics.add_scatter(x=x, y=frame["edge_length_nm"], name="edge length (nm)", line_color="#2ca02c")
     optics.add_scatter(x=x, y=frame["pl_peak_nm"], name="PL peak (nm)", line_color="#d62728", secondary_y=True)
-    optics.update_layout(title="Size and PL peak", xaxis_title=axis_title(name), height=380)
+    optics.update_layout(title="Size and PL peak", xaxis_title=axis_title(name), height=400,
+                         legend=dict(orientation="h", y=-0.3))
     optics.update_yaxes(title_text="edge length (nm)", secondary_y=False)
     optics.update_yaxes(title_text="PL peak (nm)", secondary_y=True)
     return probs, optics
