@@ -12,8 +12,9 @@ mean edge m = M1/N (exact for G linear in L):
     dM3/dt = 3 [G(m) M2 + G'(m) (M3 − m M2)] + J L*³,      M2 = V2 + m M1
 
 where J, L* are the nucleation rate and critical size, G the growth law and r the LSW ripening rate, whose
-terms rescale the distribution self-similarly at constant mass (d⟨L⟩³/dt = K). Time enters through
-τ = ln(1 + t/t₀), so the microsecond burst and an hour of ripening take the same number of steps.
+terms rescale the distribution self-similarly at constant mass (d⟨L⟩³/dt = K). The integrators use
+τ = ln(1 + t/t₀) (about linear in t below t₀ = 1 s, logarithmic after), so the sub-second burst and an hour
+of ripening are both resolved without a huge number of steps.
 
 This module holds the readable NumPy form of the right-hand side and the slow reference integrator
 (:func:`integrate_reference`, ``scipy.integrate.solve_ivp`` Radau at tight tolerance, one recipe at a time);
