@@ -142,10 +142,10 @@ def _step(tau, h, y, c, t0, lattice, vol, floor3, rtol, f0, f1, col, col1, k1, k
     for i in range(4):
         ytmp[i] = y[i] + h * (1.5 * k1[i] + 0.5 * k2[i])
     # error scales: each moment relative to itself, with floors tied to the population (a variance
-    # floor of (10 % of the mean)², third moment at least 1e-3 of full conversion)
+    # floor of (22 % of the mean)², third moment at least 5 % of full conversion)
     number = max(y[0], 1e-300)
     mean = max(y[1], 0.0) / number
-    floors = (1e-300, 1e-300, max(1e-2 * mean * max(y[1], 0.0), 1e-300), floor3)
+    floors = (1e-300, 1e-300, max(5e-2 * mean * max(y[1], 0.0), 1e-300), floor3)
     err = 0.0
     for i in range(4):
         scale = rtol * max(max(abs(y[i]), abs(ytmp[i])), floors[i])
@@ -157,7 +157,7 @@ def _step(tau, h, y, c, t0, lattice, vol, floor3, rtol, f0, f1, col, col1, k1, k
 def _integrate_one(c, t0, lattice, vol, rtol, y, record, times, states):
     """Adaptive ROS2 from injection to c[9] seconds; returns the number of accepted steps."""
     tau_end = math.log1p(c[9] / t0)
-    floor3 = 1e-3 * c[10] * 1e6 * vol  # M3 at 0.1 % conversion
+    floor3 = 5e-2 * c[10] * 1e6 * vol  # M3 at 5 % conversion
     f0 = np.empty(4)
     f1 = np.empty(4)
     col = np.empty(4)
