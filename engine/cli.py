@@ -20,6 +20,7 @@ from engine.registry import BENCHMARKS, TRAINERS
 
 TWIN_CLIS: list[str] = [
     "engine.runs.cli",
+    "engine.synthesis.cli",
     "engine.astrochem.cli",
 ]
 

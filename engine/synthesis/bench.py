@@ -1,0 +1,60 @@
+"""`python -m engine bench synth`: throughput of the fast solver versus the solve_ivp reference, and their
+agreement on the same recipes, measured side by side in one run."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from engine.registry import benchmark
+
+BATCH = 100_000
+REFERENCE_PER_PHASE = 3  # the reference runs on the first recipes of each predicted phase (15 in all)
+
+
+def agreement(fast: dict, ref: dict) -> dict:
+    """Max relative difference of the continuous outputs, max |Δp| of phase probabilities, phase agreement."""
+    from engine.synthesis.simulation import COMPARED_OUTPUTS
+
+    rel, prob = {}, 0.0
+    for key in COMPARED_OUTPUTS:
+        a, b = np.asarray(fast[key], float), np.asarray(ref[key], float)
+        if key.startswith("p_"):
+            prob = max(prob, float(np.max(np.abs(a - b))))
+            continue
+        both = np.isfinite(a) & np.isfinite(b) & (np.abs(b) > 1e-12)
+        rel[key] = float(np.max(np.abs(a[both] - b[both]) / np.abs(b[both]))) if both.any() else 0.0
+    return {"max_relative_difference": max(rel.values()), "relative_difference_by_output": rel,
+            "max_abs_probability_difference": prob,
+            "phase_agreement": float(np.mean(fast["phase_index"] == ref["phase_index"]))}
+
+
+@benchmark("synth")
+def bench_synth(args) -> dict:
+    from engine.synthesis.dataset import sample_recipes
+    from engine.synthesis.simulation import simulate_batch, simulate_reference
+
+    columns = sample_recipes(BATCH, args.seed)
+    simulate_batch({k: v[:4] for k, v in columns.items()})  # compile outside the timing
+    start = time.perf_counter()
+    fast = simulate_batch(columns)
+    fast_seconds = time.perf_counter() - start
+    chosen = np.concatenate([np.flatnonzero(fast["phase_index"] == k)[:REFERENCE_PER_PHASE] for k in range(5)])
+    subset = {k: v[chosen] for k, v in columns.items()}
+    start = time.perf_counter()
+    ref = simulate_reference(subset)
+    ref_seconds = time.perf_counter() - start
+    fast_rate = BATCH / fast_seconds
+    ref_rate = chosen.size / ref_seconds
+    result = {
+        "batch_recipes": BATCH, "vectorized_seconds": round(fast_seconds, 3),
+        "vectorized_recipes_per_s": round(fast_rate, 1),
+        "reference_recipes": int(chosen.size), "reference_seconds": round(ref_seconds, 3),
+        "reference_recipes_per_s": round(ref_rate, 3), "speedup": round(fast_rate / ref_rate, 1),
+        **agreement({k: v[chosen] for k, v in fast.items()}, ref),
+        "seed": args.seed,
+    }
+    result["targets"] = {"speedup_ge_1000": result["speedup"] >= 1000,
+                         "max_relative_difference_le_1pct": result["max_relative_difference"] <= 0.01}
+    return result

@@ -1,0 +1,75 @@
+"""`python -m engine synth ...`: simulate one recipe, sweep a grid, build a training set (+ the benchmark).
+
+The solver modules are imported inside the handlers, so building the parser stays light and never touches
+the compiled kernels (or the backend) for unrelated commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from engine.synthesis import bench  # noqa: F401  (registers `bench synth`)
+from engine.synthesis.schemas import FIELD_SPECS, NUMERIC_FIELDS, SOLVENT_NAMES, recipe_from_mapping
+
+
+def _add_recipe_flags(parser: argparse.ArgumentParser) -> None:
+    for name in NUMERIC_FIELDS:
+        spec = FIELD_SPECS[name]
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, type=float, default=None,
+                            help=f"{spec.help} [{spec.low:g}-{spec.high:g} {spec.unit}]")
+    parser.add_argument("--solvent", default=None, help=f"one of {', '.join(SOLVENT_NAMES)}")
+
+
+def _recipe(args: argparse.Namespace):
+    given = {name: getattr(args, name) for name in NUMERIC_FIELDS + ("solvent",) if getattr(args, name) is not None}
+    return recipe_from_mapping(given)
+
+
+def _simulate(args: argparse.Namespace) -> dict:
+    from engine.synthesis.simulation import simulate
+
+    result = simulate(_recipe(args))
+    result.pop("recipe")
+    return result
+
+
+def _sweep(args: argparse.Namespace) -> dict:
+    from engine.synthesis.sweeps import parse_axis, sweep, write_table
+
+    axes = [parse_axis(text) for text in args.vary]
+    start = time.perf_counter()
+    frame = sweep(axes, base=_recipe(args))
+    write_table(frame, args.out)
+    return {"out": args.out, "rows": len(frame), "seconds": round(time.perf_counter() - start, 3),
+            "phase_counts": {k: int(v) for k, v in frame["phase"].value_counts().items()}}
+
+
+def _dataset(args: argparse.Namespace) -> dict:
+    from engine.synthesis.dataset import build_dataset, write_dataset
+
+    frame, manifest = build_dataset(args.n, args.seed)
+    return write_dataset(frame, manifest, args.out)
+
+
+def register(subparsers) -> None:
+    group = subparsers.add_parser("synth", help="perovskite synthesis twin: simulate, sweep, dataset")
+    sub = group.add_subparsers(dest="synth_command", required=True, metavar="SUBCOMMAND")
+
+    one = sub.add_parser("simulate", help="simulate one recipe (unset flags take the Protesescu 2015 defaults)")
+    _add_recipe_flags(one)
+    one.add_argument("--json", dest="as_json", action="store_true", help="print JSON (the default output)")
+    one.set_defaults(func=_simulate)
+
+    grid = sub.add_parser("sweep", help="simulate a 1-D or 2-D grid of recipes")
+    grid.add_argument("--vary", action="append", required=True, metavar="NAME=START:STOP:N",
+                      help="a swept field (give once or twice)")
+    grid.add_argument("--out", required=True, help="output table, .csv or .parquet")
+    _add_recipe_flags(grid)
+    grid.set_defaults(func=_sweep, as_json=True)
+
+    data = sub.add_parser("dataset", help="stratified quasi-random training set (Parquet + manifest)")
+    data.add_argument("--n", type=int, required=True, help="rows")
+    data.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    data.add_argument("--out", required=True, help="output .parquet (manifest written next to it)")
+    data.set_defaults(func=_dataset, as_json=True)

@@ -1,0 +1,100 @@
+"""Training sets for the surrogates: quasi-random recipes, stratified by phase, with a manifest.
+
+Recipes are drawn with a scrambled Sobol sequence (``scipy.stats.qmc``) over the full allowed ranges (Cs:Pb,
+[Pb] and reaction time log-uniform; temperature capped at each solvent's boiling point). ``oversample``
+times more candidates than requested are simulated; each phase (most likely phase) then gets an equal
+quota, filled from the others when a phase is rarer than its quota. The class balance is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import qmc
+
+import engine
+from engine.errors import InputError
+from engine.synthesis.schemas import FIELD_SPECS, NUMERIC_FIELDS, SOLVENT_NAMES, SOLVENTS
+from engine.synthesis.simulation import PHASE_NAMES, simulate_batch
+
+LOG_FIELDS = ("cs_pb_ratio", "pb_concentration_m", "reaction_time_s")
+MAX_ROWS = 1_000_000
+
+
+def sample_recipes(n: int, seed: int) -> dict[str, np.ndarray]:
+    """``n`` recipe columns from a scrambled Sobol sequence (deterministic in ``seed``)."""
+    power = max(int(np.ceil(np.log2(max(n, 2)))), 1)
+    unit = qmc.Sobol(d=len(NUMERIC_FIELDS) + 1, scramble=True, seed=seed).random_base2(power)[:n]
+    columns = {}
+    solvent = np.minimum((unit[:, -1] * len(SOLVENT_NAMES)).astype(int), len(SOLVENT_NAMES) - 1)
+    for j, name in enumerate(NUMERIC_FIELDS):
+        spec = FIELD_SPECS[name]
+        low, high = spec.low, spec.high
+        if name == "temperature_c":
+            high = np.minimum(high, np.array([SOLVENTS[s].boiling_c for s in SOLVENT_NAMES])[solvent])
+        if name in LOG_FIELDS:
+            columns[name] = np.exp(np.log(low) + unit[:, j] * (np.log(high) - np.log(low)))
+        else:
+            columns[name] = low + unit[:, j] * (high - low)
+    columns["solvent"] = solvent
+    return columns
+
+
+def stratified_indices(labels: np.ndarray, n: int, n_classes: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``n`` rows with as equal a count per label as the candidates allow."""
+    pools = [rng.permutation(np.flatnonzero(labels == k)) for k in range(n_classes)]
+    take = np.zeros(n_classes, dtype=int)
+    remaining = n
+    while remaining > 0:
+        open_classes = [k for k in range(n_classes) if take[k] < pools[k].size]
+        if not open_classes:
+            break
+        share = max(1, remaining // len(open_classes))
+        for k in open_classes:
+            extra = min(share, pools[k].size - take[k], remaining)
+            take[k] += extra
+            remaining -= extra
+    return np.sort(np.concatenate([pool[:count] for pool, count in zip(pools, take, strict=True)]))
+
+
+def build_dataset(n: int, seed: int, oversample: int = 4) -> tuple[pd.DataFrame, dict]:
+    """A stratified table of ``n`` simulated recipes and its manifest (dict)."""
+    if not 10 <= n <= MAX_ROWS:
+        raise InputError(f"--n = {n} must be in [10, {MAX_ROWS}].")
+    start = time.perf_counter()
+    candidates = sample_recipes(oversample * n, seed)
+    results = simulate_batch(candidates)
+    chosen = stratified_indices(results["phase_index"], n, len(PHASE_NAMES), np.random.default_rng(seed))
+    frame = pd.DataFrame({name: candidates[name][chosen] for name in NUMERIC_FIELDS})
+    frame["solvent"] = np.asarray(SOLVENT_NAMES, dtype=object)[candidates["solvent"][chosen]]
+    for key, values in results.items():
+        if key != "phase_index":
+            frame[key] = values[chosen]
+    frame["phase"] = np.asarray(PHASE_NAMES, dtype=object)[results["phase_index"][chosen]]
+    balance = {name: int((frame["phase"] == name).sum()) for name in PHASE_NAMES}
+    candidate_balance = {name: int((results["phase_index"] == i).sum()) for i, name in enumerate(PHASE_NAMES)}
+    manifest = {
+        "twin": "synthesis", "engine_version": engine.__version__, "rows": int(len(frame)), "seed": seed,
+        "sampler": "scipy.stats.qmc.Sobol(scramble=True)", "oversample": oversample,
+        "ranges": {name: {"low": FIELD_SPECS[name].low, "high": FIELD_SPECS[name].high,
+                          "unit": FIELD_SPECS[name].unit, "scale": "log" if name in LOG_FIELDS else "linear"}
+                   for name in NUMERIC_FIELDS},
+        "solvents": list(SOLVENT_NAMES), "class_balance": balance, "candidate_class_balance": candidate_balance,
+        "min_class_fraction": min(balance.values()) / len(frame), "seconds": round(time.perf_counter() - start, 2),
+    }
+    return frame, manifest
+
+
+def write_dataset(frame: pd.DataFrame, manifest: dict, path: str) -> dict:
+    """Write Parquet (``path`` must end in ``.parquet``) plus ``<path>.manifest.json``."""
+    out = Path(path)
+    if out.suffix != ".parquet":
+        raise InputError(f"--out {path!r} must end in .parquet.")
+    frame.to_parquet(out, index=False)
+    manifest = {**manifest, "data_file": out.name}
+    out.with_name(out.name + ".manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
