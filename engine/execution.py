@@ -92,25 +92,42 @@ def fingerprint(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def chunk_path(out_dir: Path, index: int) -> Path:
-    return out_dir / f"part-{index:05d}.npz"
+FORMATS = ("npz", "parquet")
+
+
+def chunk_path(out_dir: Path, index: int, fmt: str = "npz") -> Path:
+    return out_dir / f"part-{index:05d}.{fmt}"
+
+
+def read_chunk(path: Path) -> dict[str, np.ndarray]:
+    """One chunk file's arrays (NPZ without pickles, or a Parquet table's columns)."""
+    if path.suffix == ".parquet":
+        import pandas as pd
+
+        frame = pd.read_parquet(path)
+        return {name: frame[name].to_numpy() for name in frame.columns}
+    with np.load(path, allow_pickle=False) as data:
+        return {name: data[name] for name in data.files}
 
 
 def load_chunks(out_dir: str | Path) -> dict[str, np.ndarray]:
     """Concatenate every chunk's arrays in chunk order (for results that fit in memory)."""
     out_dir = Path(out_dir)
     manifest = json.loads((out_dir / "manifest.json").read_text())
-    parts = []
-    for index in range(manifest["n_chunks"]):
-        with np.load(chunk_path(out_dir, index), allow_pickle=False) as data:
-            parts.append({name: data[name] for name in data.files})
+    parts = [read_chunk(chunk_path(out_dir, index, manifest.get("format", "npz")))
+             for index in range(manifest["n_chunks"])]
     return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]} if parts else {}
 
 
 def _write_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
     handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(handle, "wb") as stream:
-        np.savez(stream, **{name: np.asarray(value) for name, value in arrays.items()})
+        if path.suffix == ".parquet":
+            import pandas as pd
+
+            pd.DataFrame({name: np.asarray(value) for name, value in arrays.items()}).to_parquet(stream, index=False)
+        else:
+            np.savez(stream, **{name: np.asarray(value) for name, value in arrays.items()})
     os.replace(tmp, path)
 
 
@@ -201,25 +218,28 @@ def stream(task: Callable[[dict], dict], todo: Sequence[tuple[int, dict]], spec:
 
 def run_chunked(task: Callable[[dict], dict], chunks: Sequence[dict], out_dir: str | Path, *, config: dict,
                 spec: ExecutionSpec | None = None, retries: int = 2, progress: Progress | None = None,
-                on_client: Callable[[str | None], None] | None = None) -> JobResult:
+                on_client: Callable[[str | None], None] | None = None, fmt: str = "npz") -> JobResult:
     """Run ``task`` over ``chunks`` into ``out_dir``, resuming finished chunks of the same ``config``.
 
     ``config`` describes the whole job (it is hashed into the manifest: rerunning with a different
-    config into the same folder is refused rather than mixing results). Raises :class:`JobFailed`
+    config into the same folder is refused rather than mixing results). Chunk files are ``fmt``
+    (``npz``, or ``parquet`` for tables of equal-length 1-D columns). Raises :class:`JobFailed`
     after writing every chunk that succeeded.
     """
+    if fmt not in FORMATS:
+        raise InputError(f"chunk format {fmt!r} is not one of {', '.join(FORMATS)}.")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = out_dir / "manifest.json"
-    key = fingerprint(config)
+    key = fingerprint({"config": config, "format": fmt})
     if manifest_path.exists():
         previous = json.loads(manifest_path.read_text())
         if previous.get("fingerprint") != key:
             raise InputError(f"{out_dir} holds a different job (config differs); choose another output folder.")
-    manifest = {"fingerprint": key, "config": config, "n_chunks": len(chunks), "failures": [],
+    manifest = {"fingerprint": key, "config": config, "n_chunks": len(chunks), "format": fmt, "failures": [],
                 "chunks": [dict(params) for params in chunks]}
     _write_text_atomic(manifest_path, manifest)
-    done = {index for index in range(len(chunks)) if chunk_path(out_dir, index).exists()}
+    done = {index for index in range(len(chunks)) if chunk_path(out_dir, index, fmt).exists()}
     todo = [(index, params) for index, params in enumerate(chunks) if index not in done]
     start, failures, finished = time.perf_counter(), [], len(done)
     if progress:
@@ -233,7 +253,7 @@ def run_chunked(task: Callable[[dict], dict], chunks: Sequence[dict], out_dir: s
 
     for index, arrays, error in stream(task, todo, spec, retries, on_client=cluster_up):
         if error is None:
-            _write_atomic(chunk_path(out_dir, index), arrays)
+            _write_atomic(chunk_path(out_dir, index, fmt), arrays)
         else:
             failures.append({"chunk": index, "params": chunks[index], "error": error})
         finished += 1

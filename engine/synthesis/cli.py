@@ -7,8 +7,14 @@ the compiled kernels (or the backend) for unrelated commands.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
+import numpy as np
+
+from engine.errors import InputError
+from engine.execution import add_execution_arguments
 from engine.synthesis import bench  # noqa: F401  (registers `bench synth`)
 from engine.synthesis.schemas import FIELD_SPECS, NUMERIC_FIELDS, SOLVENT_NAMES, recipe_from_mapping
 
@@ -35,10 +41,20 @@ def _simulate(args: argparse.Namespace) -> dict:
 
 
 def _sweep(args: argparse.Namespace) -> dict:
-    from engine.synthesis.sweeps import parse_axis, sweep, write_table
+    from engine.execution import spec_from_args, text_progress
+    from engine.synthesis.sweeps import parse_axis, sweep, sweep_to_folder, write_table
 
     axes = [parse_axis(text) for text in args.vary]
     start = time.perf_counter()
+    if not Path(args.out).suffix or Path(args.out).is_dir():
+        result = sweep_to_folder(axes, args.out, base=_recipe(args), spec=spec_from_args(args),
+                                 progress=text_progress("chunks"),
+                                 on_client=lambda link: link and print(f"Dask dashboard: {link}", file=sys.stderr))
+        return {"out": args.out, "rows": int(np.prod([axis.count for axis in axes])), "chunks": result.n_chunks,
+                "computed_chunks": result.computed, "resumed_chunks": result.resumed,
+                "seconds": round(time.perf_counter() - start, 3)}
+    if args.dask or args.scheduler or args.workers:
+        raise InputError("--workers/--dask/--scheduler need --out to be a folder (chunked sweep), not a file.")
     frame = sweep(axes, base=_recipe(args))
     write_table(frame, args.out)
     return {"out": args.out, "rows": len(frame), "seconds": round(time.perf_counter() - start, 3),
@@ -61,11 +77,13 @@ def register(subparsers) -> None:
     one.add_argument("--json", dest="as_json", action="store_true", help="print JSON (the default output)")
     one.set_defaults(func=_simulate)
 
-    grid = sub.add_parser("sweep", help="simulate a 1-D or 2-D grid of recipes")
+    grid = sub.add_parser("sweep", help="simulate a grid of recipes (1-2 fields to a table, 1-3 to a folder)")
     grid.add_argument("--vary", action="append", required=True, metavar="NAME=START:STOP:N",
-                      help="a swept field (give once or twice)")
-    grid.add_argument("--out", required=True, help="output table, .csv or .parquet")
+                      help="a swept field (give up to twice for a table file, three times for a folder)")
+    grid.add_argument("--out", required=True,
+                      help="a .csv or .parquet table, or a folder: Parquet chunks + manifest.json, resumable")
     _add_recipe_flags(grid)
+    add_execution_arguments(grid)
     grid.set_defaults(func=_sweep, as_json=True)
 
     data = sub.add_parser("dataset", help="stratified quasi-random training set (Parquet + manifest)")

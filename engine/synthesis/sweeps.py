@@ -13,7 +13,8 @@ from engine.errors import InputError
 from engine.synthesis.schemas import FIELD_SPECS, LITERATURE_RECIPE, NUMERIC_FIELDS, SOLVENT_NAMES, Recipe
 from engine.synthesis.simulation import PHASE_NAMES, simulate_batch
 
-MAX_POINTS = 250_000
+MAX_POINTS = 250_000  # in memory (the page and a single table file)
+MAX_CHUNKED_POINTS = 100_000_000  # streamed to a folder of chunk files
 _SPEC = re.compile(r"^\s*([a-z_]+)\s*=\s*([^:]+):([^:]+):([^:]+)\s*$")
 
 
@@ -56,6 +57,35 @@ def parse_axis(text: str) -> Axis:
         raise InputError(f"--vary {text!r}: START and STOP must be numbers and N an integer.") from None
 
 
+def _check_axes(axes: list[Axis], max_axes: int, max_points: int) -> int:
+    if not 1 <= len(axes) <= max_axes or len({a.name for a in axes}) != len(axes):
+        raise InputError(f"give one to {max_axes} different fields to sweep.")
+    total = int(np.prod([axis.count for axis in axes]))
+    if total > max_points:
+        raise InputError(f"sweep has {total} points; the maximum is {max_points}.")
+    return total
+
+
+def grid_rows(axes: list[Axis], base: Recipe, start: int, stop: int) -> dict[str, np.ndarray]:
+    """Recipe columns of grid points ``start`` … ``stop - 1`` (C order over ``axes``), built lazily."""
+    index = np.unravel_index(np.arange(start, stop), [axis.count for axis in axes])
+    columns = {name: np.full(stop - start, float(getattr(base, name))) for name in NUMERIC_FIELDS}
+    for axis, positions in zip(axes, index, strict=True):
+        columns[axis.name] = axis.values()[positions]
+    columns["solvent"] = np.full(stop - start, SOLVENT_NAMES.index(base.solvent))
+    return columns
+
+
+def simulate_rows(axes: list[Axis], base: Recipe, start: int, stop: int) -> dict[str, np.ndarray]:
+    """Recipe columns and every output of grid points ``start`` … ``stop - 1`` (``phase`` as names)."""
+    columns = grid_rows(axes, base, start, stop)
+    results = simulate_batch(columns)
+    rows = {name: columns[name] for name in NUMERIC_FIELDS}
+    rows.update({key: values for key, values in results.items() if key != "phase_index"})
+    rows["phase"] = np.asarray(PHASE_NAMES)[results["phase_index"]]
+    return rows
+
+
 def sweep(axes: list[Axis], base: Recipe = LITERATURE_RECIPE, chunk: int = 2000,
           progress: Callable[[float], None] | None = None) -> pd.DataFrame:
     """Simulate the full grid of ``axes`` (1 or 2) around ``base``; one row per grid point.
@@ -63,29 +93,40 @@ def sweep(axes: list[Axis], base: Recipe = LITERATURE_RECIPE, chunk: int = 2000,
     Columns: the swept fields, every recipe field, the phase probabilities ``p_<phase>``, ``phase`` and the
     outputs of :func:`engine.synthesis.simulation.simulate_batch`. ``progress(fraction)`` is called per chunk.
     """
-    if not 1 <= len(axes) <= 2 or len({a.name for a in axes}) != len(axes):
-        raise InputError("give one or two different fields to sweep.")
-    grids = np.meshgrid(*[axis.values() for axis in axes], indexing="ij")
-    total = grids[0].size
-    if total > MAX_POINTS:
-        raise InputError(f"sweep has {total} points; the maximum is {MAX_POINTS}.")
-    columns = {name: np.full(total, float(getattr(base, name))) for name in NUMERIC_FIELDS}
-    for axis, grid in zip(axes, grids, strict=True):
-        columns[axis.name] = grid.ravel()
-    columns["solvent"] = np.full(total, SOLVENT_NAMES.index(base.solvent))
+    total = _check_axes(axes, 2, MAX_POINTS)
     parts = []
     for start in range(0, total, chunk):
-        parts.append(simulate_batch({k: v[start:start + chunk] for k, v in columns.items()}))
+        parts.append(simulate_rows(axes, base, start, min(total, start + chunk)))
         if progress is not None:
             progress(min(1.0, (start + chunk) / total))
-    results = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    frame = pd.DataFrame({name: columns[name] for name in NUMERIC_FIELDS})
-    frame["solvent"] = base.solvent
-    for key, values in results.items():
-        if key != "phase_index":
-            frame[key] = values
-    frame["phase"] = np.asarray(PHASE_NAMES, dtype=object)[results["phase_index"]]
+    frame = pd.DataFrame({key: np.concatenate([part[key] for part in parts]) for key in parts[0]})
+    frame.insert(len(NUMERIC_FIELDS), "solvent", base.solvent)
+    frame["phase"] = frame["phase"].astype(object)
     return frame
+
+
+def _sweep_chunk(params: dict) -> dict[str, np.ndarray]:
+    axes = [Axis(*axis) for axis in params["axes"]]
+    return simulate_rows(axes, Recipe(**params["base"]), params["start"], params["stop"])
+
+
+def sweep_to_folder(axes: list[Axis], out_dir: str, base: Recipe = LITERATURE_RECIPE, spec=None,
+                    chunk_rows: int = 50_000, progress: Callable[[int, int], None] | None = None,
+                    on_client: Callable[[str | None], None] | None = None):
+    """Stream a sweep of up to three axes (≤ :data:`MAX_CHUNKED_POINTS` points) to Parquet chunks in ``out_dir``.
+
+    Runs through :func:`engine.execution.run_chunked` (in-process, joblib or Dask per ``spec``); memory holds a
+    few chunks of ``chunk_rows`` rows; rerunning the same sweep into the same folder resumes it.
+    """
+    from engine.execution import run_chunked
+
+    total = _check_axes(axes, 3, MAX_CHUNKED_POINTS)
+    axes_spec = [[axis.name, axis.start, axis.stop, axis.count] for axis in axes]
+    config = {"job": "synth.sweep", "axes": axes_spec, "base": base.to_dict(), "chunk_rows": chunk_rows}
+    chunks = [{"axes": axes_spec, "base": base.to_dict(), "start": start, "stop": min(total, start + chunk_rows)}
+              for start in range(0, total, chunk_rows)]
+    return run_chunked(_sweep_chunk, chunks, out_dir, config=config, spec=spec, progress=progress,
+                       on_client=on_client, fmt="parquet")
 
 
 def write_table(frame: pd.DataFrame, path: str) -> None:
@@ -95,4 +136,5 @@ def write_table(frame: pd.DataFrame, path: str) -> None:
     elif path.endswith(".parquet"):
         frame.to_parquet(path, index=False)
     else:
-        raise InputError(f"--out {path!r} must end in .csv or .parquet.")
+        raise InputError(f"--out {path!r} must end in .csv or .parquet, or be a folder (no extension) for a "
+                         "chunked sweep.")
