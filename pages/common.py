@@ -11,13 +11,31 @@ from engine.errors import TwinLabError
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
+
+def _leave_pages_directory_mode() -> None:
+    """Make sure the app runs through app.py's ``st.navigation``, even on a deep link.
+
+    Streamlit decides once per server whether the app is a legacy ``pages/``-directory app; until a run
+    calls ``st.navigation`` it serves a deep link such as ``/synthesis`` by running ``pages/synthesis.py``
+    alone (no page config, a raw file list as navigation). Every page imports this module, so the first
+    such run switches the server to ``st.navigation`` mode and reruns through app.py.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_pages_directory_mode()
+
 # (script, title, material icon, url path): the navigation, in order; the first is the home page at "/".
 PAGE_TABLE = [
     ("pages/home.py", "Twin Lab", ":material/science:", ""),
     ("pages/synthesis.py", "Synthesis twin", ":material/deployed_code:", "synthesis"),
     ("pages/astrochem.py", "Astrochemistry", ":material/nights_stay:", "astrochem"),
     ("pages/diffusion.py", "Graph diffusion", ":material/hub:", "diffusion"),
-    ("pages/hybrid_pde.py", "Hybrid PDE", ":material/waves:", "hybrid-pde"),
+    ("pages/hybrid_pde.py", "Hybrid PDE", ":material/waves:", "hybrid_pde"),
     ("pages/runs.py", "Runs", ":material/history:", "runs"),
 ]
 

@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+import pages.common  # noqa: F401  (every page imports it: see _leave_pages_directory_mode)
+
 st.title("Graph diffusion")
 st.info(
     "Coming next: Laplacian-driven diffusion sampling with live trajectories."

@@ -3,7 +3,8 @@
 import pytest
 
 from pages.common import PAGE_TABLE
-from tests.conftest import wait_for_render
+from tests.conftest import ROOT, wait_for_render
+from tests.live_server import serve_app
 
 pytestmark = pytest.mark.browser
 
@@ -21,3 +22,24 @@ def test_page_renders_in_chromium(app_server, browser, tmp_path, script, title, 
         page.screenshot(path=str(tmp_path / f"{url_path or 'home'}.png"), full_page=True)
     finally:
         page.close()
+
+
+def test_every_page_imports_common():
+    """pages.common switches a fresh server out of Streamlit's legacy pages/ mode (see its docstring)."""
+    for script, *_ in PAGE_TABLE:
+        text = (ROOT / script).read_text()
+        assert "from pages.common import" in text or "import pages.common" in text, script
+
+
+@pytest.mark.parametrize("url_path,title", [("synthesis", "Synthesis twin"), ("hybrid_pde", "Hybrid PDE")])
+def test_deep_link_as_first_request_uses_the_app_navigation(browser, tmp_path, url_path, title):
+    with serve_app(tmp_path / "log", tmp_path) as (url, _process):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{url}/{url_path}", wait_until="domcontentloaded")
+            wait_for_render(page)
+            assert title in page.title()
+            links = page.locator("[data-testid='stSidebarNav'] a").all_inner_texts()
+            assert [text.split("\n")[-1] for text in links] == [row[1] for row in PAGE_TABLE]
+        finally:
+            page.close()
