@@ -15,6 +15,7 @@ import sys
 
 import engine.benchmarks  # noqa: F401  (registers `bench all`)
 import engine.scaleout_bench  # noqa: F401  (registers `bench scaleout`)
+import engine.ui_bench  # noqa: F401  (registers `bench ui`)
 from engine.errors import TwinLabError
 from engine.registry import BENCHMARKS, TRAINERS
 

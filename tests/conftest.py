@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.errors import TwinLabError
 from tests.live_server import CHROMIUM, CHROMIUM_ARGS, RENDERED_JS, ROOT, free_port, serve_app
 
 __all__ = ["ROOT", "free_port", "wait_for_render"]
@@ -18,7 +19,7 @@ def app_server(tmp_path_factory):
     try:
         with serve_app(log, tmp_path_factory.mktemp("data")) as (url, _process):
             yield url
-    except RuntimeError as error:
+    except TwinLabError as error:
         pytest.fail(str(error))
 
 

@@ -1,0 +1,129 @@
+"""``python -m engine bench ui``: responsiveness of the running app, measured in headless Chromium.
+
+Starts ``streamlit run app.py`` on a free loopback port, warms every page once, then measures in a fresh
+browser context: each page's first render (navigation to script finished) and the re-render after one
+sidebar input change on the synthesis page. Needs Playwright (requirements-dev.txt) and Debian's
+``/usr/bin/chromium``; without them the benchmark says so instead of guessing.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+from engine.errors import TwinLabError
+from engine.registry import benchmark
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+RENDERED_JS = (
+    "() => { const app = document.querySelector(\"[data-testid='stApp']\");"
+    " return app && app.dataset.testScriptState === 'notRunning'"
+    " && !document.querySelector(\"[data-testid='stSkeleton']\"); }"
+)
+# Records when the script next finishes after having started (page clock, ms) into window.__rerunDone.
+WATCH_RERUN_JS = """() => { window.__rerunDone = null; let started = false;
+  const app = document.querySelector("[data-testid='stApp']");
+  new MutationObserver(() => { const state = app.dataset.testScriptState;
+    if (state === 'running') started = true;
+    if (started && state === 'notRunning' && window.__rerunDone === null) window.__rerunDone = performance.now();
+  }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']}); }"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serve_app(log: Path, data_dir: Path, start_timeout_s: float = 90):
+    """Yield ``(base_url, process)`` of a running `streamlit run app.py`; always terminated afterwards."""
+    port = free_port()
+    env = {**os.environ, "TWINLAB_DATA_DIR": str(data_dir)}
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    with open(log, "w") as handle:
+        process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + start_timeout_s
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise TwinLabError(f"streamlit did not start; log:\n{log.read_text()}")
+            time.sleep(0.5)
+        yield url, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _render_time(page, url: str) -> float:
+    begin = time.perf_counter()
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector("[data-testid='stMain']", timeout=120_000)
+    page.wait_for_function(RENDERED_JS, timeout=120_000)
+    return time.perf_counter() - begin
+
+
+def _input_change_ms(page, repeats: int = 5) -> list[float]:
+    """Click the first sidebar number input's '+' and time until the rerun finishes."""
+    times = []
+    button = page.locator("[data-testid='stSidebar'] [data-testid='stNumberInputStepUp']").first
+    for _ in range(repeats):
+        page.evaluate(WATCH_RERUN_JS)
+        clicked = page.evaluate("() => performance.now()")
+        button.click()
+        page.wait_for_function("() => window.__rerunDone !== null", timeout=60_000)
+        times.append(page.evaluate("() => window.__rerunDone") - clicked)
+    return times
+
+
+@benchmark("ui")
+def bench_ui(args) -> dict:
+    """Warm first-render time of every page and the synthesis page's re-render after an input change."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise TwinLabError("bench ui needs Playwright: pip install -r requirements-dev.txt") from None
+    if not Path(CHROMIUM).exists():
+        raise TwinLabError(f"bench ui needs {CHROMIUM}: apt-get install chromium chromium-driver")
+    sys.path.insert(0, str(ROOT))
+    from pages.common import PAGE_TABLE
+
+    with tempfile.TemporaryDirectory() as folder, serve_app(Path(folder) / "log", Path(folder)) as (url, _p):
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            warm = browser.new_page()
+            for _script, _title, _icon, path in PAGE_TABLE:  # warm caches, compiled kernels, models
+                _render_time(warm, f"{url}/{path}")
+            warm.close()
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
+            renders = {title: round(_render_time(page, f"{url}/{path}"), 3)
+                       for _script, title, _icon, path in PAGE_TABLE}
+            _render_time(page, f"{url}/synthesis")
+            changes = _input_change_ms(page)
+            browser.close()
+    return {"first_render_s": renders, "first_render_target_s": 3.0,
+            "slowest_first_render_s": max(renders.values()),
+            "synthesis_input_change_ms": {"median": round(statistics.median(changes), 1),
+                                          "max": round(max(changes), 1), "n": len(changes), "target": 300}}
