@@ -3,6 +3,8 @@
 * energy W1: Wasserstein-1 distance between energy distributions, divided by the reference energy std.
 * MMD²: unbiased RBF-kernel maximum mean discrepancy of flattened configurations, bandwidth by the
   median heuristic on the pooled sample (median pairwise squared distance).
+* Gram MMD²: the same on the rotation-invariant pair products s_i·s_j (i < j); the data are O(dim)-
+  invariant, so this removes the global orientation that dominates the raw median bandwidth.
 * covariance error: ‖C_s - C_ref‖_F / ‖C_ref‖_F of the [nodes·dim]² covariance (exact C_ref if given).
 * smoothness W1: W1 of ‖L S‖² per configuration, divided by its reference std.
 * unit-norm violation: mean | |s_i| - 1 | over nodes (spins).
@@ -37,6 +39,12 @@ def mmd_rbf(x: np.ndarray, y: np.ndarray, bandwidth2: float | None = None) -> fl
     m, n = len(x), len(y)
     return float((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
                  - 2 * kxy.mean())
+
+
+def gram_features(x: np.ndarray) -> np.ndarray:
+    """Rotation-invariant features: s_i·s_j for all node pairs i < j, [n, nodes(nodes-1)/2]."""
+    i, j = np.triu_indices(x.shape[1], 1)
+    return np.einsum("bnd,bmd->bnm", x, x)[:, i, j]
 
 
 def covariance(x: np.ndarray) -> np.ndarray:
@@ -76,6 +84,7 @@ def evaluate(samples: np.ndarray, reference: np.ndarray, train: np.ndarray, ener
         "energy_w1": normalised_w1(energy(samples), e_ref),
         "energy_mean": float(np.mean(energy(samples))),
         "mmd": mmd_rbf(samples, reference),
+        "mmd_gram": mmd_rbf(gram_features(samples), gram_features(reference)),
         "covariance_error": covariance_error(samples, reference, exact_covariance),
         "smoothness_w1": normalised_w1(smoothness(samples, laplacian), smoothness(reference, laplacian)),
         "memorisation_ratio": memorisation_ratio(samples, train, reference),

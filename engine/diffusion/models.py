@@ -6,11 +6,12 @@ mode (fitted on training data), the exact ε̂ for Gaussian data diagonal in the
 input x_k / sqrt(Φ_k² c_k + Σ_k). This keeps the reverse process stable for the fast-decaying
 high-frequency modes (Φ_k(1) ~ e⁻⁴⁵) and leaves the network only the non-Gaussian structure.
 
-:class:`EpsNet` (the residual): node inputs are the (whitened) noisy vectors and the scaled degree; blocks of message passing over the symmetric-normalised
-adjacency D^-1/2 A D^-1/2, each conditioned on a sinusoidal time embedding; one multi-head
-self-attention layer over the nodes of each graph for global structure (e.g. the magnetisation
-direction); pre-layer-norm residual connections throughout. Rotational symmetry of spin data is
-learnt from random global rotations during training (see ``train``), not built in.
+:class:`EpsNet` (the residual): node inputs are the (whitened) noisy vectors and the scaled degree;
+blocks of message passing over the symmetric-normalised adjacency D^-1/2 A D^-1/2, each conditioned
+on a sinusoidal time embedding; one multi-head self-attention layer over the nodes of each graph for
+global structure (e.g. the magnetisation direction); pre-layer-norm residual connections throughout.
+Rotational symmetry of spin data is learnt from random global rotations during training (see
+``train``), not built in.
 """
 
 from __future__ import annotations
