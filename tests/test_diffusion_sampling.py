@@ -41,8 +41,8 @@ def test_inpainting_fixes_known_nodes_and_records_trajectory(gmrf):
     result = sample(eps, process, 300, 2, steps=60, sampler="ancestral", seed=2, record_every=20, n_shown=3,
                     known_mask=mask, known_values=values)
     np.testing.assert_allclose(result.samples[:, :4], 1.5, atol=1e-6)
-    assert result.trajectory.shape == (5, 3, 16, 2)
-    np.testing.assert_allclose(result.times, [1.0, 40 / 60, 20 / 60, 1 / 60, 0.0], atol=1e-9)
+    assert result.trajectory.shape == (4, 3, 16, 2)
+    np.testing.assert_allclose(result.times, [1.0, 40 / 60, 20 / 60, 0.0], atol=1e-9)
     # neighbours of the clamped row are pulled toward it (the field is positively correlated)
     assert result.samples[:, 4:8].mean() > 0.3
 
@@ -92,7 +92,7 @@ def test_cli_sample_writes_npz_with_trajectory(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     arrays = np.load(out)
     assert arrays["samples"].shape == (6, 25, 3) and arrays["adjacency"].shape == (25, 25)
-    assert arrays["trajectory"].shape == (6, 6, 25, 3) and summary["trajectory_shape"] == [6, 6, 25, 3]
+    assert arrays["trajectory"].shape == (5, 6, 25, 3) and summary["trajectory_shape"] == [5, 6, 25, 3]
     np.testing.assert_allclose(np.linalg.norm(arrays["samples"], axis=-1), 1.0, atol=1e-9)
 
 

@@ -157,14 +157,19 @@ class Denoiser(nn.Module):
         var = phi**2 * self.c + sig
         return (sig.sqrt() / var).T[:, :, None], var.rsqrt().T[:, :, None]  # [nodes, b or 1, 1]
 
+    def forward_modes(self, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Eigenbasis form used by the samplers: z = Uᵀx [nodes, b, dim], t [b] or [1] → Uᵀε̂."""
+        gain, whiten = self._coefficients(t)
+        shape = z.shape
+        x_in = (self.u @ (whiten * z).reshape(shape[0], -1)).view(shape)
+        residual = self.net.forward_nodes(x_in, t)
+        return gain * z + (self.u.T @ residual.reshape(shape[0], -1)).view(shape)
+
     def forward_nodes(self, xn: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """xn [nodes, b, dim], t [b] or [1] → ε̂ [nodes, b, dim]."""
-        gain, whiten = self._coefficients(t)
         shape = xn.shape
         z = (self.u.T @ xn.reshape(shape[0], -1)).view(shape)
-        base = (self.u @ (gain * z).reshape(shape[0], -1)).view(shape)
-        x_in = (self.u @ (whiten * z).reshape(shape[0], -1)).view(shape)
-        return base + self.net.forward_nodes(x_in, t)
+        return (self.u @ self.forward_modes(z, t).reshape(shape[0], -1)).view(shape)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """x [b, nodes, dim], t [b] → ε̂ [b, nodes, dim]."""

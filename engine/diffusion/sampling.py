@@ -11,7 +11,8 @@ with the Tweedie denoise x̂₀ = Φ⁻¹(x - sqrt(Σ) ε̂) at t₁. Per mode k
 
 Inpainting (``known``): after every step the known nodes are replaced by a fresh forward-noised copy of
 [known values at known nodes, x̂₀ elsewhere] at the new time (replacement method); the returned samples
-hold the known values exactly. State is node-major [nodes, batch, dim] so Uᵀ is one matrix product.
+hold the known values exactly. State is kept as eigenbasis coefficients z = Uᵀx, node-major
+[nodes, batch, dim]; ε-functions take and return modal arrays.
 """
 
 from __future__ import annotations
@@ -31,13 +32,13 @@ MAX_BATCH = 20_000
 
 
 class NetworkEps:
-    """Wrap a :class:`~engine.diffusion.models.Denoiser` as ε̂(xn [nodes, b, dim], t) in node-major form."""
+    """Wrap a :class:`~engine.diffusion.models.Denoiser` as modal ε̂(z = Uᵀx [nodes, b, dim], t)."""
 
     def __init__(self, net):
         self.net = net.eval()
 
-    def __call__(self, xn: torch.Tensor, t: float) -> torch.Tensor:
-        return self.net.forward_nodes(xn, torch.full((1,), t, dtype=xn.dtype))
+    def __call__(self, z: torch.Tensor, t: float) -> torch.Tensor:
+        return self.net.forward_modes(z, torch.full((1,), t, dtype=z.dtype))
 
 
 class ExactGaussianEps:
@@ -48,15 +49,11 @@ class ExactGaussianEps:
 
     def __init__(self, process: LaplacianDiffusion, mode_variance: np.ndarray):
         self.process = process
-        self.u = torch.tensor(process.eigenvectors, dtype=torch.float32)
         self.c = np.asarray(mode_variance, float)
 
-    def __call__(self, xn: torch.Tensor, t: float) -> torch.Tensor:
+    def __call__(self, z: torch.Tensor, t: float) -> torch.Tensor:
         phi, sig = self.process.phi(t), self.process.sigma(t)
-        gain = torch.tensor(np.sqrt(sig) / (phi**2 * self.c + sig), dtype=xn.dtype)[:, None]
-        shape = xn.shape
-        z = self.u.T @ xn.reshape(shape[0], -1)
-        return (self.u @ (gain * z)).view(shape)
+        return torch.tensor(np.sqrt(sig) / (phi**2 * self.c + sig), dtype=z.dtype)[:, None, None] * z
 
 
 @dataclass
@@ -87,7 +84,7 @@ def _x0_hat(z, eps_z, sched, i):
     return (z - sched.col(np.sqrt(sched.sigma[i])) * eps_z) / sched.col(sched.phi[i])
 
 
-def _ancestral(z, eps_z, sched, i, noise, eps_fn, to_nodes, to_modes):
+def _ancestral(z, eps_z, sched, i, noise, eps_fn):
     phi_t, sig_t, phi_s, sig_s = sched.phi[i], sched.sigma[i], sched.phi[i - 1], sched.sigma[i - 1]
     ratio = phi_t / phi_s
     sig_ts = sig_t - ratio**2 * sig_s
@@ -102,13 +99,13 @@ def _reverse_drift(z, eps_z, sched, i):
     return -0.5 * sched.beta[i] * sched.col(sched.rates) * z - sched.beta[i] * score
 
 
-def _euler_maruyama(z, eps_z, sched, i, noise, eps_fn, to_nodes, to_modes):
+def _euler_maruyama(z, eps_z, sched, i, noise, eps_fn):
     return z - _reverse_drift(z, eps_z, sched, i) * sched.dt + np.sqrt(sched.beta[i] * sched.dt) * noise()
 
 
-def _predictor_corrector(z, eps_z, sched, i, noise, eps_fn, to_nodes, to_modes, snr: float = 0.1):
-    z = _euler_maruyama(z, eps_z, sched, i, noise, eps_fn, to_nodes, to_modes)
-    eps_new = to_modes(eps_fn(to_nodes(z), float(sched.t[i - 1])))
+def _predictor_corrector(z, eps_z, sched, i, noise, eps_fn, snr: float = 0.1):
+    z = _euler_maruyama(z, eps_z, sched, i, noise, eps_fn)
+    eps_new = eps_fn(z, float(sched.t[i - 1]))
     xi = noise()
     ratio = xi.norm(dim=(0, 2), keepdim=True) / eps_new.norm(dim=(0, 2), keepdim=True).clamp_min(1e-8)
     step = 2 * (snr * ratio) ** 2
@@ -116,7 +113,7 @@ def _predictor_corrector(z, eps_z, sched, i, noise, eps_fn, to_nodes, to_modes, 
     return z - step * root * eps_new + torch.sqrt(2 * step) * root * xi
 
 
-def _probability_flow(z, eps_z, sched, i, noise, eps_fn, to_nodes, to_modes):
+def _probability_flow(z, eps_z, sched, i, noise, eps_fn):
     score = -eps_z / sched.col(np.sqrt(sched.sigma[i]))
     drift = -0.5 * sched.beta[i] * (sched.col(sched.rates) * z + score)
     return z - drift * sched.dt
@@ -189,9 +186,9 @@ def _sample(eps_fn, process, n, dim, steps, sampler, seed, record_every, n_shown
     if record_every:
         record(z, 1.0)
     for i in range(steps, 1, -1):
-        eps_z = to_modes(eps_fn(to_nodes(z), float(sched.t[i])))
+        eps_z = eps_fn(z, float(sched.t[i]))
         x0 = _x0_hat(z, eps_z, sched, i) if inpaint else None
-        z = step_fn(z, eps_z, sched, i, noise, eps_fn, to_nodes, to_modes)
+        z = step_fn(z, eps_z, sched, i, noise, eps_fn)
         if inpaint:
             x0 = torch.where(mask, values, to_nodes(x0))
             noised = sched.col(sched.phi[i - 1]) * to_modes(x0) + sched.col(np.sqrt(sched.sigma[i - 1])) * noise()
@@ -200,7 +197,7 @@ def _sample(eps_fn, process, n, dim, steps, sampler, seed, record_every, n_shown
             record(z, float(sched.t[i - 1]))
         if progress is not None and i % 25 == 0:
             progress((steps - i + 1) / steps)
-    x = to_nodes(_x0_hat(z, to_modes(eps_fn(to_nodes(z), float(sched.t[1]))), sched, 1))
+    x = to_nodes(_x0_hat(z, eps_fn(z, float(sched.t[1])), sched, 1))
     if inpaint:
         x = torch.where(mask, values, x)
     if record_every:
