@@ -13,6 +13,7 @@ import streamlit as st
 from engine.diffusion import graphs
 from engine.diffusion.datasets import generate, make_spec
 from engine.diffusion.inference import comparison_table, gaussian_twin, generate_samples, pretrained
+from engine.diffusion.process import LaplacianDiffusion
 from engine.diffusion.sampling import SAMPLERS
 from pages.common import user_errors
 
@@ -24,7 +25,7 @@ GRAPH_CHOICES = {
     "random geometric (30 nodes)": lambda: graphs.random_geometric(30, 0.35, seed=3),
 }
 DATASET_LABELS = {"heisenberg": "Heisenberg spins (T = 0.25 J)", "gmrf": "Gaussian field (κ = 0.5)"}
-N_REFERENCE = 400
+N_REFERENCE = 300
 
 
 @st.cache_resource
@@ -33,9 +34,9 @@ def _pretrained(dataset: str):
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _reference(dataset: str, graph_key: str, seed: int) -> np.ndarray:
+def _reference(dataset: str, graph_key: str, seed: int, n: int = N_REFERENCE) -> np.ndarray:
     spec = _spec(dataset, graph_key)
-    return generate(spec, N_REFERENCE, seed)[0]
+    return generate(spec, n, seed)[0]
 
 
 def _spec(dataset: str, graph_key: str):
@@ -47,6 +48,13 @@ def _twin(dataset: str, graph_key: str):
     if graph_key == next(iter(GRAPH_CHOICES)):
         return _pretrained(dataset)
     return gaussian_twin(_spec(dataset, graph_key), _reference(dataset, graph_key, 1))
+
+
+@st.cache_resource(max_entries=8)
+def _process(dataset: str, graph_key: str):
+    """The pretrained twin's forward process on the chosen graph, and its data scale."""
+    twin = _pretrained(dataset)
+    return LaplacianDiffusion(GRAPH_CHOICES[graph_key]().laplacian, twin.process.config), twin.scale
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -171,24 +179,25 @@ with user_errors():
             st.dataframe(frame.style.format("{:.4f}"), use_container_width=True)
             d1, d2 = st.columns(2)
             d1.download_button("metrics (CSV)", frame.to_csv().encode(), "diffusion_metrics.csv", "text/csv")
-            d2.download_button("samples (.npz)", _npz_bytes(samples=samples, adjacency=run_spec.graph.adjacency.toarray(),
-                               trajectory=frames[:, None], trajectory_t=times), "diffusion_samples.npz")
+            payload = _npz_bytes(samples=samples, adjacency=run_spec.graph.adjacency.toarray(),
+                                 trajectory=frames[:, None], trajectory_t=times)
+            d2.download_button("samples (.npz)", payload, "diffusion_samples.npz")
 
     with tab_forward:
         t = st.slider("diffusion time t", 0.0, 1.0, 0.2, step=0.05, key="t_forward")
-        twin = _twin(dataset, graph_key)
-        x0 = _reference(dataset, graph_key, 0)[:1]
-        xt, _ = twin.process.noise(x0 * twin.scale, np.array([t]), np.random.default_rng(0))
+        process, scale = _process(dataset, graph_key)
+        x0 = _reference(dataset, graph_key, 0, 1)
+        xt, _ = process.noise(x0 * scale, np.array([t]), np.random.default_rng(0))
         left, right = st.columns([1.2, 1])
-        shown = xt[0] / twin.scale
+        shown = xt[0] / scale
         fig = go.Figure([_edges_trace(spec.graph.positions, spec.graph.edges),
                          _config_trace(spec.graph.positions, shown, spec.unit_norm)])
         fig.update_layout(scene=_scene(), height=440, margin=dict(l=0, r=0, t=30, b=0),
                           title=f"S_t = Φ(t) S_0 + √Σ(t) ε at t = {t:.2f}")
         left.plotly_chart(fig, use_container_width=True)
         modes = go.Figure()
-        modes.add_scatter(x=twin.process.eigenvalues, y=twin.process.phi(t), mode="markers", name="Φ_k(t)")
-        modes.add_scatter(x=twin.process.eigenvalues, y=twin.process.sigma(t), mode="markers", name="Σ_k(t)")
+        modes.add_scatter(x=process.eigenvalues, y=process.phi(t), mode="markers", name="Φ_k(t)")
+        modes.add_scatter(x=process.eigenvalues, y=process.sigma(t), mode="markers", name="Σ_k(t)")
         modes.update_layout(xaxis_title="Laplacian eigenvalue λ_k (dimensionless)",
                             yaxis_title="modal factor (dimensionless)", height=440, margin=dict(t=30),
                             title="high-frequency modes are forgotten first")
