@@ -66,6 +66,8 @@ def test_metrics_on_known_distributions():
     assert metrics.mmd_rbf(a[:500] + 1.0, b[:500]) > 0.05
     assert metrics.covariance_error(a, exact=np.eye(4)) < 0.05
     assert metrics.covariance_error(2 * a, exact=np.eye(4)) == pytest.approx(3.0, rel=0.05)
+    assert metrics.two_point_error(a, exact=np.eye(4)) < 0.05
+    assert metrics.two_point_error(np.concatenate([a, a], axis=2), exact=2 * np.eye(4)) == pytest.approx(0.5, abs=0.03)
     unit = a / np.abs(a)
     assert metrics.unit_norm_violation(unit) == 0.0
     assert metrics.unit_norm_violation(2 * unit) == 1.0

@@ -86,7 +86,8 @@ def comparison_table(spec: DatasetSpec, samples: dict[str, np.ndarray], referenc
     """
     rng = np.random.default_rng(seed)
     n = len(reference)
-    exact = np.kron(gmrf_covariance(spec), np.eye(spec.dim)) if spec.name == "gmrf" else None
+    node_cov = gmrf_covariance(spec) if spec.name == "gmrf" else None
+    exact = None if node_cov is None else np.kron(node_cov, np.eye(spec.dim))
     laplacian = spec.graph.laplacian.toarray()
     rows = {}
     candidates = dict(samples)
@@ -94,5 +95,5 @@ def comparison_table(spec: DatasetSpec, samples: dict[str, np.ndarray], referenc
         drawn = fn(train, n, rng, spec.unit_norm)
         candidates[name] = project_unit(drawn) if spec.unit_norm else drawn
     for name, x in candidates.items():
-        rows[name] = evaluate(x, reference, train, spec.energy, laplacian, exact, spec.unit_norm)
+        rows[name] = evaluate(x, reference, train, spec.energy, laplacian, exact, spec.unit_norm, node_cov)
     return rows

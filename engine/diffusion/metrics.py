@@ -6,6 +6,8 @@
 * Gram MMD²: the same on the rotation-invariant pair products s_i·s_j (i < j); the data are O(dim)-
   invariant, so this removes the global orientation that dominates the raw median bandwidth.
 * covariance error: ‖C_s - C_ref‖_F / ‖C_ref‖_F of the [nodes·dim]² covariance (exact C_ref if given).
+* two-point error: the same relative Frobenius error for the node-node covariance ⟨s_i·s_j⟩/dim
+  (components pooled; the exact GMRF covariance is C ⊗ I, so this is its node block C).
 * smoothness W1: W1 of ‖L S‖² per configuration, divided by its reference std.
 * unit-norm violation: mean | |s_i| - 1 | over nodes (spins).
 * memorisation ratio: median distance of samples to their nearest training sample divided by the same
@@ -58,6 +60,18 @@ def covariance_error(x: np.ndarray, reference: np.ndarray | None = None, exact: 
     return float(np.linalg.norm(covariance(x) - target) / np.linalg.norm(target))
 
 
+def two_point(x: np.ndarray) -> np.ndarray:
+    """Node-node covariance pooled over components, Σ_c cov(s_ic, s_jc) / dim, [nodes, nodes]."""
+    centred = x - x.mean(axis=0)
+    return np.einsum("bnd,bmd->nm", centred, centred) / ((len(x) - 1) * x.shape[2])
+
+
+def two_point_error(x: np.ndarray, reference: np.ndarray | None = None, exact: np.ndarray | None = None) -> float:
+    """Relative Frobenius error of :func:`two_point` against ``exact`` [nodes, nodes] (else the reference's)."""
+    target = exact if exact is not None else two_point(reference)
+    return float(np.linalg.norm(two_point(x) - target) / np.linalg.norm(target))
+
+
 def smoothness(x: np.ndarray, laplacian: np.ndarray) -> np.ndarray:
     """‖L S‖² per configuration [n]."""
     return (np.einsum("nm,bmd->bnd", laplacian, x) ** 2).sum(axis=(1, 2))
@@ -77,7 +91,8 @@ def memorisation_ratio(samples: np.ndarray, train: np.ndarray, held_out: np.ndar
 
 
 def evaluate(samples: np.ndarray, reference: np.ndarray, train: np.ndarray, energy, laplacian: np.ndarray,
-             exact_covariance: np.ndarray | None = None, unit_norm: bool = False) -> dict:
+             exact_covariance: np.ndarray | None = None, unit_norm: bool = False,
+             exact_two_point: np.ndarray | None = None) -> dict:
     """All metrics of ``samples`` against held-out ``reference`` (and ``train`` for memorisation)."""
     e_ref = energy(reference)
     out = {
@@ -86,6 +101,7 @@ def evaluate(samples: np.ndarray, reference: np.ndarray, train: np.ndarray, ener
         "mmd": mmd_rbf(samples, reference),
         "mmd_gram": mmd_rbf(gram_features(samples), gram_features(reference)),
         "covariance_error": covariance_error(samples, reference, exact_covariance),
+        "two_point_error": two_point_error(samples, reference, exact_two_point),
         "smoothness_w1": normalised_w1(smoothness(samples, laplacian), smoothness(reference, laplacian)),
         "memorisation_ratio": memorisation_ratio(samples, train, reference),
     }
