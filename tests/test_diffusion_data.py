@@ -19,7 +19,7 @@ def test_gmrf_samples_have_the_exact_covariance():
 
 def test_heisenberg_high_temperature_is_disordered():
     spec = make_spec("heisenberg", graph=grid((4, 4)), T=100.0)
-    x, info = generate(spec, 256, seed=1)
+    x, info = generate(spec, 256, seed=1, burn_in=50, probe=100)
     np.testing.assert_allclose(np.linalg.norm(x, axis=-1), 1.0, atol=1e-12)
     m = np.linalg.norm(x.mean(axis=1), axis=-1)
     assert m.mean() < 0.3  # ≈ sqrt(8 / (3π N)) = 0.23 for independent spins
@@ -29,7 +29,7 @@ def test_heisenberg_high_temperature_is_disordered():
 
 def test_heisenberg_low_temperature_is_aligned():
     spec = make_spec("heisenberg", graph=grid((4, 4)), T=0.01)
-    x, info = generate(spec, 256, seed=2)
+    x, info = generate(spec, 128, seed=2, burn_in=200, probe=100)
     n_bonds = len(spec.graph.edges)
     # harmonic spin waves: ⟨E⟩ = -J·bonds + N·T (two transverse modes per spin)
     np.testing.assert_allclose(spec.energy(x).mean(), -n_bonds + 16 * 0.01, atol=0.05)

@@ -192,8 +192,8 @@ def make_spec(name: str, graph: Graph | None = None, **params) -> DatasetSpec:
     return DatasetSpec(name, graph if graph is not None else grid((5, 5)), dim, merged)
 
 
-def generate(spec: DatasetSpec, n: int, seed: int) -> tuple[np.ndarray, dict]:
-    """``n`` samples [n, nodes, dim] of ``spec`` with a diagnostics dict."""
+def generate(spec: DatasetSpec, n: int, seed: int, **mcmc) -> tuple[np.ndarray, dict]:
+    """``n`` samples [n, nodes, dim] of ``spec`` with a diagnostics dict (``mcmc``: chain options)."""
     if isinstance(n, bool) or not float(n).is_integer() or not 1 <= int(n) <= MAX_SAMPLES:
         raise InputError(f"n must be an integer in [1, {MAX_SAMPLES}], got {n!r}.")
-    return SAMPLERS[spec.name](spec, int(n), seed)
+    return SAMPLERS[spec.name](spec, int(n), seed, **mcmc)
