@@ -151,9 +151,10 @@ with user_errors():
     c1, c2, c3, c4, c5 = st.columns([1.3, 1.5, 1.2, 1, 0.8])
     dataset = c1.selectbox("dataset", list(DATASET_LABELS), format_func=DATASET_LABELS.get, key="dataset")
     graph_key = c2.selectbox("graph", list(GRAPH_CHOICES), key="graph")
-    sampler = c3.selectbox("sampler", list(SAMPLERS), key="sampler")
-    steps = c4.slider("steps", 20, 1000, 200, step=20, key="steps", help="reverse-time steps")
-    n = c5.number_input("samples", 16, 2000, 256, step=16, key="n")
+    sampler = c3.selectbox("sampler", list(SAMPLERS), index=list(SAMPLERS).index("predictor_corrector"),
+                           key="sampler", help="predictor–corrector costs two network evaluations per step")
+    steps = c4.slider("steps", 20, 1000, 250, step=10, key="steps", help="reverse-time steps")
+    n = c5.number_input("samples", 16, 2000, 128, step=16, key="n")
     seed = st.session_state.get("seed", 0)
     spec = _spec(dataset, graph_key)
     is_pretrained = graph_key == next(iter(GRAPH_CHOICES))
