@@ -58,8 +58,8 @@ def test_sampler_arguments_are_validated(gmrf):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     spec = make_spec("heisenberg", graph=grid((3, 3)), T=0.5)
-    data, _ = generate(spec, 400, seed=0)
-    cfg = TrainConfig(dataset="heisenberg", n_train=300, n_val=100, steps=150, batch=64, eval_every=30,
+    data, _ = generate(spec, 400, seed=0, burn_in=100, probe=50)
+    cfg = TrainConfig(dataset="heisenberg", n_train=300, n_val=100, steps=90, batch=64, eval_every=30,
                       patience=50, net=NetConfig(hidden=16, blocks=2, heads=2), energy_weight=0.1,
                       alignment_weight=0.05, smoothness_weight=0.01)
     net, history = train(cfg, spec, data)
