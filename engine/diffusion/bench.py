@@ -22,7 +22,6 @@ from engine.diffusion.graphs import grid
 from engine.diffusion.inference import comparison_table, generate_samples, pretrained, reference_data, training_data
 from engine.diffusion.process import LaplacianDiffusion, ProcessConfig, euler_reference
 from engine.diffusion.sampling import SAMPLERS, project_unit
-from engine.registry import benchmark
 
 N_EVAL = 1000
 N_PER_SAMPLER = 300
@@ -95,10 +94,8 @@ def bench_speed(seed: int) -> dict:
             "sampler": "ancestral", "seconds": seconds, "load_average_1min": os.getloadavg()[0]}
 
 
-@benchmark("diffusion")
-def bench_diffusion(args) -> dict:
+def run_all(seed: int = 0) -> dict:
     """All issue-7 targets; ``targets`` lists each with its measured value and whether it is met."""
-    seed = getattr(args, "seed", 0)
     speed = bench_speed(seed)
     heis = bench_heisenberg(seed)
     gmrf = bench_gmrf(seed)
