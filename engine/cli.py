@@ -23,6 +23,7 @@ TWIN_CLIS: list[str] = [
     "engine.runs.cli",
     "engine.synthesis.cli",
     "engine.astrochem.cli",
+    "engine.diffusion.cli",
 ]
 
 

@@ -1,12 +1,232 @@
-"""Graph diffusion page (placeholder until its twin lands in the engine)."""
+"""Graph diffusion page: sample spin / field configurations with a Laplacian-driven diffusion model,
+watch the reverse trajectory, compare with MCMC/exact references and baselines (UI only)."""
 
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-import pages.common  # noqa: F401  (every page imports it: see _leave_pages_directory_mode)
+from engine.diffusion import graphs
+from engine.diffusion.datasets import generate, make_spec
+from engine.diffusion.inference import comparison_table, gaussian_twin, generate_samples, pretrained
+from engine.diffusion.process import LaplacianDiffusion
+from engine.diffusion.sampling import SAMPLERS
+from pages.common import user_errors
+
+GRAPH_CHOICES = {
+    "5×5 grid (pretrained network)": lambda: graphs.grid((5, 5)),
+    "8×8 periodic grid": lambda: graphs.grid((8, 8), periodic=True),
+    "3×3×3 cube": lambda: graphs.grid((3, 3, 3)),
+    "ring of 24": lambda: graphs.ring(24),
+    "random geometric (30 nodes)": lambda: graphs.random_geometric(30, 0.35, seed=3),
+}
+DATASET_LABELS = {"heisenberg": "Heisenberg spins (T = 0.25 J)", "gmrf": "Gaussian field (κ = 0.5)"}
+N_REFERENCE = 300
+SHIPPED = Path(__file__).resolve().parent.parent / "data" / "diffusion" / "heisenberg_5x5_T0.25.npz"
+
+
+@st.cache_resource
+def _pretrained(dataset: str):
+    return pretrained(dataset)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _reference(dataset: str, graph_key: str, seed: int, n: int = N_REFERENCE) -> np.ndarray:
+    """Reference samples: the shipped MCMC file on the default graph, else generated on demand."""
+    if dataset == "heisenberg" and graph_key == next(iter(GRAPH_CHOICES)) and SHIPPED.exists():
+        shipped = np.load(SHIPPED)
+        if f"seed{seed}" in shipped and n <= len(shipped[f"seed{seed}"]):
+            return shipped[f"seed{seed}"][:n].astype(float)
+    spec = _spec(dataset, graph_key)
+    return generate(spec, n, seed)[0]
+
+
+def _spec(dataset: str, graph_key: str):
+    params = _pretrained(dataset).spec.params
+    return make_spec(dataset, graph=GRAPH_CHOICES[graph_key](), **params)
+
+
+def _twin(dataset: str, graph_key: str):
+    if graph_key == next(iter(GRAPH_CHOICES)):
+        return _pretrained(dataset)
+    return gaussian_twin(_spec(dataset, graph_key), _reference(dataset, graph_key, 1))
+
+
+@st.cache_resource(max_entries=8)
+def _process(dataset: str, graph_key: str):
+    """The pretrained twin's forward process on the chosen graph, and its data scale."""
+    twin = _pretrained(dataset)
+    return LaplacianDiffusion(GRAPH_CHOICES[graph_key]().laplacian, twin.process.config), twin.scale
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _run(dataset, graph_key, sampler, steps, n, seed, inpaint=False):
+    twin = _twin(dataset, graph_key)
+    mask = values = None
+    if inpaint:
+        positions = twin.spec.graph.positions
+        mask = positions[:, 0] == positions[:, 0].min()
+        values = np.zeros((twin.spec.graph.n_nodes, twin.spec.dim))
+        values[:, -1] = 1.0 if twin.spec.unit_norm else 2.0
+    bar = st.progress(0.0, text="sampling the reverse process…")
+    result = generate_samples(twin, n, steps, sampler, seed, record_every=max(1, steps // 20), n_shown=1,
+                              known_mask=mask, known_values=values, progress=lambda f: bar.progress(min(f, 1.0)))
+    bar.empty()
+    return result.samples, result.trajectory[:, 0], result.times, mask
+
+
+def _edges_trace(positions, edges):
+    xs, ys, zs = [], [], []
+    for i, j in edges:
+        xs += [positions[i, 0], positions[j, 0], None]
+        ys += [positions[i, 1], positions[j, 1], None]
+        zs += [positions[i, 2], positions[j, 2], None]
+    return go.Scatter3d(x=xs, y=ys, z=zs, mode="lines", line=dict(color="#bbbbbb", width=2), hoverinfo="skip",
+                        showlegend=False)
+
+
+def _config_trace(positions, x, unit_norm):
+    if unit_norm:
+        return go.Cone(x=positions[:, 0], y=positions[:, 1], z=positions[:, 2], u=x[:, 0], v=x[:, 1], w=x[:, 2],
+                       anchor="center", sizemode="absolute", sizeref=0.6, cmin=0, cmax=1.5, colorscale="Viridis",
+                       colorbar=dict(title="|s|"))
+    return go.Scatter3d(x=positions[:, 0], y=positions[:, 1], z=positions[:, 2], mode="markers",
+                        marker=dict(size=9, color=x[:, 0], colorscale="RdBu", cmin=-3, cmax=3,
+                                    colorbar=dict(title="field component 1")), showlegend=False)
+
+
+def _scene():
+    return dict(xaxis_title="x (lattice units)", yaxis_title="y (lattice units)", zaxis_title="z (lattice units)",
+                aspectmode="data")
+
+
+def trajectory_figure(spec, frames, times) -> go.Figure:
+    """Plotly animation of one reverse trajectory with play/pause and a time slider."""
+    pos, unit = spec.graph.positions, spec.unit_norm
+    edges = _edges_trace(pos, spec.graph.edges)
+    fig = go.Figure(data=[edges, _config_trace(pos, frames[0], unit)],
+                    frames=[go.Frame(data=[edges, _config_trace(pos, f, unit)], name=f"{t:.3f}")
+                            for f, t in zip(frames, times, strict=True)])
+    steps = [dict(method="animate", label=f"{t:.2f}", args=[[f"{t:.3f}"], dict(mode="immediate",
+             frame=dict(duration=0, redraw=True), transition=dict(duration=0))]) for t in times]
+    fig.update_layout(
+        scene=_scene(), height=520, margin=dict(l=0, r=0, t=30, b=0),
+        title="reverse trajectory: diffusion time t from 1 (noise) to 0 (sample)",
+        updatemenus=[dict(type="buttons", x=0.0, y=0.0, xanchor="left", yanchor="top", direction="left", buttons=[
+            dict(label="▶ play", method="animate",
+                 args=[None, dict(frame=dict(duration=250, redraw=True), fromcurrent=True)]),
+            dict(label="⏸ pause", method="animate",
+                 args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False))])])],
+        sliders=[dict(active=0, steps=steps, x=0.2, len=0.8, currentvalue=dict(prefix="t = "))])
+    return fig
+
+
+def energy_figure(spec, samples, reference) -> go.Figure:
+    unit = "J" if spec.unit_norm else "dimensionless"
+    fig = go.Figure()
+    fig.add_histogram(x=spec.energy(reference), name="reference", opacity=0.6, histnorm="probability density")
+    fig.add_histogram(x=spec.energy(samples), name="diffusion", opacity=0.6, histnorm="probability density")
+    fig.update_layout(barmode="overlay", xaxis_title=f"energy per configuration ({unit})",
+                      yaxis_title="probability density (1/energy unit)", height=360, margin=dict(t=30))
+    return fig
+
+
+def _npz_bytes(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
 
 st.title("Graph diffusion")
-st.info(
-    "Coming next: Laplacian-driven diffusion sampling with live trajectories."
-    " This page fills in as the twin's engine lands.",
-    icon=":material/construction:",
-)
+st.caption("A diffusion model whose forward process dS = -½β(t)(I + γL)S dt + √β dW is driven by the graph "
+           "Laplacian L and solved exactly in its eigenbasis. Pretrained on 5×5 grids; on other graphs the "
+           "page uses the Gaussian-optimal denoiser (exact for the Gaussian field).")
+
+with user_errors():
+    c1, c2, c3, c4, c5 = st.columns([1.3, 1.5, 1.2, 1, 0.8])
+    dataset = c1.selectbox("dataset", list(DATASET_LABELS), format_func=DATASET_LABELS.get, key="dataset")
+    graph_key = c2.selectbox("graph", list(GRAPH_CHOICES), key="graph")
+    sampler = c3.selectbox("sampler", list(SAMPLERS), index=list(SAMPLERS).index("predictor_corrector"),
+                           key="sampler", help="predictor–corrector costs two network evaluations per step")
+    steps = c4.slider("steps", 20, 1000, 250, step=10, key="steps", help="reverse-time steps")
+    n = c5.number_input("samples", 16, 2000, 128, step=16, key="n")
+    seed = st.session_state.get("seed", 0)
+    spec = _spec(dataset, graph_key)
+    is_pretrained = graph_key == next(iter(GRAPH_CHOICES))
+    st.caption(f"{spec.graph.n_nodes} nodes · {len(spec.graph.edges)} edges · denoiser: "
+               f"{'trained ε-network' if is_pretrained else 'Gaussian (mode-diagonal), fitted to reference data'}")
+
+    tab_sample, tab_forward, tab_inpaint = st.tabs(["Sample", "Forward noising", "Inpainting"])
+    with tab_sample:
+        st.number_input("seed", 0, 10_000, 0, key="seed")
+        if st.button("Sample", type="primary", key="sample"):
+            st.session_state["run"] = (dataset, graph_key, sampler, steps, int(n), seed)
+        run = st.session_state.get("run")
+        if run is None:
+            st.info("Press **Sample** to draw configurations and watch the reverse trajectory.")
+        else:
+            samples, frames, times, _ = _run(*run)
+            run_spec = _spec(run[0], run[1])
+            with st.spinner("reference samples (MCMC / exact)…"):
+                reference = _reference(run[0], run[1], 0)
+                train = _reference(run[0], run[1], 1)
+            left, right = st.columns([1.2, 1])
+            left.plotly_chart(trajectory_figure(run_spec, frames, times), use_container_width=True)
+            right.plotly_chart(energy_figure(run_spec, samples, reference), use_container_width=True)
+            table = comparison_table(run_spec, {"diffusion": samples[:N_REFERENCE]}, reference, train, seed=run[5])
+            frame = pd.DataFrame(table).T
+            st.subheader("Diffusion vs baselines")
+            st.caption(f"{N_REFERENCE} held-out reference samples; energy and smoothness W1 are in units of the "
+                       "reference std; MMD² uses an RBF kernel with the median heuristic; memorisation ratio ≈ 1 "
+                       "means no copying of training samples. Lower is better except memorisation (≈ 1).")
+            st.dataframe(frame.style.format("{:.4f}"), use_container_width=True)
+            d1, d2 = st.columns(2)
+            d1.download_button("metrics (CSV)", frame.to_csv().encode(), "diffusion_metrics.csv", "text/csv")
+            payload = _npz_bytes(samples=samples, adjacency=run_spec.graph.adjacency.toarray(),
+                                 trajectory=frames[:, None], trajectory_t=times)
+            d2.download_button("samples (.npz)", payload, "diffusion_samples.npz")
+
+    with tab_forward:
+        t = st.slider("diffusion time t", 0.0, 1.0, 0.2, step=0.05, key="t_forward")
+        process, scale = _process(dataset, graph_key)
+        x0 = _reference(dataset, graph_key, 0, 1)
+        xt, _ = process.noise(x0 * scale, np.array([t]), np.random.default_rng(0))
+        left, right = st.columns([1.2, 1])
+        shown = xt[0] / scale
+        fig = go.Figure([_edges_trace(spec.graph.positions, spec.graph.edges),
+                         _config_trace(spec.graph.positions, shown, spec.unit_norm)])
+        fig.update_layout(scene=_scene(), height=440, margin=dict(l=0, r=0, t=30, b=0),
+                          title=f"S_t = Φ(t) S_0 + √Σ(t) ε at t = {t:.2f}")
+        left.plotly_chart(fig, use_container_width=True)
+        modes = go.Figure()
+        modes.add_scatter(x=process.eigenvalues, y=process.phi(t), mode="markers", name="Φ_k(t)")
+        modes.add_scatter(x=process.eigenvalues, y=process.sigma(t), mode="markers", name="Σ_k(t)")
+        modes.update_layout(xaxis_title="Laplacian eigenvalue λ_k (dimensionless)",
+                            yaxis_title="modal factor (dimensionless)", height=440, margin=dict(t=30),
+                            title="high-frequency modes are forgotten first")
+        right.plotly_chart(modes, use_container_width=True)
+
+    with tab_inpaint:
+        st.write("The left column of nodes is clamped (spins to +z, field component 3 to +2) and the rest is "
+                 "sampled conditionally with the replacement method.")
+        if st.button("Inpaint", key="inpaint"):
+            st.session_state["inpaint_run"] = (dataset, graph_key, sampler, steps, 64, seed, True)
+        run = st.session_state.get("inpaint_run")
+        if run is not None:
+            samples, frames, times, mask = _run(*run)
+            run_spec = _spec(run[0], run[1])
+            left, right = st.columns([1.2, 1])
+            left.plotly_chart(trajectory_figure(run_spec, frames, times), use_container_width=True)
+            distance = run_spec.graph.positions[:, 0] - run_spec.graph.positions[:, 0].min()
+            profile = pd.DataFrame({"distance": distance, "last component": samples[..., -1].mean(axis=0)})
+            profile = profile.groupby("distance").mean().reset_index()
+            fig = go.Figure(go.Scatter(x=profile["distance"], y=profile["last component"], mode="lines+markers"))
+            fig.update_layout(xaxis_title="distance from clamped column (lattice units)",
+                              yaxis_title="mean last component (dimensionless)", height=400, margin=dict(t=30),
+                              title="how far the clamp propagates")
+            right.plotly_chart(fig, use_container_width=True)
