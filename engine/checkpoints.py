@@ -58,20 +58,27 @@ def read_card(path: str | Path) -> dict:
         raise CheckpointError(f"model card {card_file.name} is not valid JSON ({error}).") from None
 
 
-def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[dict, dict]:
-    """``(state, card)`` of a verified checkpoint; any problem is a :class:`CheckpointError`."""
+def verified_torch_load(path: str | Path, card: dict, map_location: str = "cpu"):
+    """``torch.load(weights_only=True)`` of ``path`` once its sha256 matches ``card["sha256"]``."""
     import torch
 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; rebuild it with `python -m engine train ...`.")
-    card = read_card(path)
     actual = sha256_of(path)
     if card.get("sha256") != actual:
         raise CheckpointError(f"checkpoint {path.name} does not match its model card (sha256 {actual[:12]}… "
                               f"≠ {str(card.get('sha256'))[:12]}…): the file is corrupt or was replaced.")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises several types for truncated or foreign files
         raise CheckpointError(f"checkpoint {path.name} cannot be read ({type(error).__name__}).") from None
-    return state, card
+
+
+def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[dict, dict]:
+    """``(state, card)`` of a verified checkpoint; any problem is a :class:`CheckpointError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; rebuild it with `python -m engine train ...`.")
+    card = read_card(path)
+    return verified_torch_load(path, card, map_location), card

@@ -45,3 +45,19 @@ def test_missing_file_and_card(tmp_path, checkpoint):
     card_path(checkpoint).unlink()
     with pytest.raises(CheckpointError, match="model card .* is missing"):
         load_checkpoint(checkpoint)
+
+
+def test_shipped_diffusion_checkpoint_is_verified_before_loading(tmp_path):
+    import shutil
+
+    from engine.diffusion.train import load_checkpoint as load_diffusion
+    from tests.conftest import ROOT
+
+    for suffix in (".pt", ".json"):
+        shutil.copy(ROOT / "models" / "diffusion" / f"gmrf{suffix}", tmp_path / f"gmrf{suffix}")
+    assert load_diffusion(tmp_path / "gmrf.pt").card["sha256"]
+    data = bytearray((tmp_path / "gmrf.pt").read_bytes())
+    data[-10] ^= 0xFF
+    (tmp_path / "gmrf.pt").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="does not match its model card"):
+        load_diffusion(tmp_path / "gmrf.pt")

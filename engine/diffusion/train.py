@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.checkpoints import CheckpointError, verified_torch_load
 from engine.diffusion.datasets import DatasetSpec, generate, make_spec
 from engine.diffusion.graphs import Graph, from_edges
 from engine.diffusion.models import Denoiser, EpsNet, NetConfig, mode_variance, parameter_count, torch_threads
@@ -210,14 +211,17 @@ def config_from_dict(raw: dict) -> TrainConfig:
 
 
 def save_checkpoint(path: Path, net: Denoiser, cfg: TrainConfig, spec: DatasetSpec) -> str:
-    """Write weights + config + graph as a weights-only-loadable dict; returns the file's sha256."""
+    """Write weights + config + graph as a weights-only-loadable dict and a minimal model card beside it
+    (``<name>.json``: file and sha256; :func:`train_pretrained` writes the full card); returns the sha256."""
     payload = {"state_dict": net.state_dict(), "config": json.dumps(_config_dict(cfg)),
                "spec": json.dumps({"name": spec.name, "dim": spec.dim, "params": spec.params,
                                    "n_nodes": spec.graph.n_nodes, "graph_name": spec.graph.name}),
                "edges": torch.tensor(spec.graph.edges), "positions": torch.tensor(spec.graph.positions)}
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(payload, path)
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    path.with_suffix(".json").write_text(json.dumps({"file": path.name, "sha256": sha}, indent=2) + "\n")
+    return sha
 
 
 def load_checkpoint(path: Path) -> Twin:
@@ -225,7 +229,12 @@ def load_checkpoint(path: Path) -> Twin:
     path = Path(path)
     if not path.exists():
         raise InputError(f"checkpoint {path} does not exist; run `python -m engine train diffusion`.")
-    payload = torch.load(path, weights_only=True, map_location="cpu")
+    card_path = path.with_suffix(".json")
+    try:
+        card = json.loads(card_path.read_text())
+    except (OSError, json.JSONDecodeError):
+        raise CheckpointError(f"model card {card_path.name} is missing or unreadable beside {path.name}.") from None
+    payload = verified_torch_load(path, card)
     cfg = config_from_dict(json.loads(payload["config"]))
     meta = json.loads(payload["spec"])
     graph = from_edges(payload["edges"].numpy(), meta["n_nodes"])
@@ -234,8 +243,6 @@ def load_checkpoint(path: Path) -> Twin:
     process = LaplacianDiffusion(graph.laplacian, cfg.process)
     net = Denoiser(EpsNet(cfg.net, graph.adjacency.toarray()), process, np.ones(graph.n_nodes))
     net.load_state_dict(payload["state_dict"])
-    card_path = path.with_suffix(".json")
-    card = json.loads(card_path.read_text()) if card_path.exists() else {}
     return Twin(spec, process, net, cfg.scale, card | {"config": asdict(cfg)})
 
 
