@@ -16,7 +16,7 @@ import sys
 from engine.errors import TwinLabError
 from engine.registry import BENCHMARKS, TRAINERS
 
-TWIN_CLIS: list[str] = []
+TWIN_CLIS: list[str] = ["engine.hybrid.cli"]
 
 
 def _info(args: argparse.Namespace) -> dict:
