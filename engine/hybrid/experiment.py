@@ -14,7 +14,7 @@ import torch
 
 from engine.hybrid.data import DataSpec, load_or_generate, random_modes
 from engine.hybrid.fit import fit_parameters, single_threaded, unrolled_loss
-from engine.hybrid.hybrid import HybridConfig, HybridModel, train_hybrid
+from engine.hybrid.hybrid import HybridConfig, HybridMode, HybridModel, train_hybrid
 from engine.hybrid.physical import Burgers
 from engine.hybrid.spectral import Grid
 from engine.hybrid.synthetic import Architecture, NetConfig, build
@@ -38,9 +38,9 @@ class PartialPhysicsConfig:
     seed: int = 0
     net: NetConfig = field(default_factory=lambda: NetConfig(width=16))  # neural-only model
     closure: NetConfig = field(default_factory=lambda: NetConfig(architecture=Architecture.LOCAL, width=16))
-    neural: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=150, batch_size=8, lr=3e-3))
+    neural: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=150, batch_size=8, lr=3e-3, unroll=4))
     hybrid: HybridConfig = field(default_factory=lambda: HybridConfig(
-        synthetic=TrainConfig(epochs=80, batch_size=8, lr=3e-3)))
+        mode=HybridMode.INTERACTION, synthetic=TrainConfig(epochs=80, batch_size=8, lr=3e-3, unroll=4)))
 
     def spec(self, split: str) -> DataSpec:
         offsets = {"train": (self.n_train, 0), "val": (self.n_val, 1), "test": (self.n_test, 2)}
@@ -70,6 +70,18 @@ def fit_physical_only(config: PartialPhysicsConfig, train: torch.Tensor, max_ite
     return model
 
 
+def train_hybrid_only(config: PartialPhysicsConfig, data: dict[str, torch.Tensor] | None = None,
+                      on_cycle: Callable[[dict], None] | None = None,
+                      on_epoch: Callable[[int, float, float | None], None] | None = None
+                      ) -> tuple[HybridModel, list[dict]]:
+    """Build the hybrid (Burgers at ``nu_guess`` + fresh closure) and run its cycles; returns model and records."""
+    data = datasets(config) if data is None else data
+    hybrid = HybridModel(Burgers(Grid((config.nx,)), config.dt, config.nu_guess), build(config.closure, config.seed))
+    records = train_hybrid(hybrid, data["train"], data["val"], augment_states(config), config.hybrid,
+                           seed=config.seed, on_cycle=on_cycle, on_epoch=on_epoch)
+    return hybrid, records
+
+
 @single_threaded
 def run(config: PartialPhysicsConfig, on_cycle: Callable[[dict], None] | None = None,
         on_epoch: Callable[[int, float, float | None], None] | None = None) -> dict:
@@ -83,9 +95,7 @@ def run(config: PartialPhysicsConfig, on_cycle: Callable[[dict], None] | None = 
     neural, neural_local = build(config.net, seed=config.seed), build(config.closure, seed=config.seed)
     neural_history = train_synthetic(neural, data["train"], data["val"], config.neural, on_epoch=on_epoch)
     train_synthetic(neural_local, data["train"], data["val"], config.neural)
-    hybrid = HybridModel(Burgers(Grid((config.nx,)), config.dt, config.nu_guess), build(config.closure, config.seed))
-    records = train_hybrid(hybrid, data["train"], data["val"], augment_states(config), config.hybrid,
-                           seed=config.seed, on_cycle=on_cycle, on_epoch=on_epoch)
+    hybrid, records = train_hybrid_only(config, data, on_cycle, on_epoch)
     models = {"physical": physical, "neural": neural, "neural_local": neural_local, "hybrid": hybrid}
     return {"test_nrmse": {name: rollout_nrmse(model, data["test"]) for name, model in models.items()},
             "physical_nu": physical.values()["nu"], "hybrid_nu": hybrid.physical.values()["nu"],
