@@ -14,10 +14,10 @@ import streamlit as st
 from engine.errors import InputError
 from engine.hybrid import experiment, pretrained
 from engine.hybrid.data import InitKind
-from engine.hybrid.hybrid import HybridConfig, HybridMode
+from engine.hybrid.hybrid import HybridMode
 from engine.hybrid.inference import SimulationConfig, fit_viscosity, simulate, trajectory
 from engine.hybrid.physical import Equation
-from engine.hybrid.train import TrainConfig, nrmse
+from engine.hybrid.train import nrmse
 from pages.common import user_errors
 
 st.title("Hybrid PDE")
@@ -226,8 +226,9 @@ with hybrid_tab:
     epochs = c3.slider("Epochs per cycle", 5, 60, 15, key="live_epochs")
     if st.button("Train hybrid", key="live_train"):
         base = experiment.PartialPhysicsConfig()
-        live = replace(base, n_test=4, hybrid=HybridConfig(
-            mode=mode, cycles=cycles, synthetic=TrainConfig(epochs=epochs, batch_size=8, lr=3e-3, validate_every=5)))
+        live = replace(base, n_augment=16, hybrid=replace(
+            base.hybrid, mode=mode, cycles=cycles, fit_iter=4,
+            synthetic=replace(base.hybrid.synthetic, epochs=epochs, validate_every=5)))
         bar = st.progress(0.0, text="training…")
         chart = st.empty()
         losses: list[float] = []

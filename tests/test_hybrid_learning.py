@@ -64,14 +64,14 @@ def test_hdf5_cache_round_trips(tmp_path, monkeypatch):
 @pytest.mark.parametrize("mode", list(HybridMode))
 def test_one_hybrid_cycle_runs_and_lowers_the_loss(mode, tmp_path, monkeypatch):
     monkeypatch.setenv("TWINLAB_DATA_DIR", str(tmp_path))
-    train = torch.tensor(load_or_generate(DataSpec(nx=32, reaction=1.0, n_steps=8, n_traj=2, seed=1)))
-    val = torch.tensor(load_or_generate(DataSpec(nx=32, reaction=1.0, n_steps=8, n_traj=2, seed=2)))
+    train = torch.tensor(load_or_generate(DataSpec(nx=32, reaction=1.0, n_steps=6, n_traj=2, seed=1)))
+    val = torch.tensor(load_or_generate(DataSpec(nx=32, reaction=1.0, n_steps=6, n_traj=2, seed=2)))
     aug = train[:, 0].clone()
     grid = Grid((32,))
-    hybrid = HybridModel(Burgers(grid, 0.05, 0.05), build(NetConfig(width=8), seed=0))
+    hybrid = HybridModel(Burgers(grid, 0.05, 0.05), build(NetConfig(Architecture.LOCAL, width=8), seed=0))
     before = rollout_nrmse(hybrid, val)
-    config = HybridConfig(mode=mode, cycles=1, fit_iter=4, synthetic=TrainConfig(epochs=6, batch_size=8,
-                                                                                   validate_every=3))
+    config = HybridConfig(mode=mode, cycles=1, fit_iter=3, synthetic=TrainConfig(epochs=4, batch_size=8,
+                                                                                   validate_every=2))
     records = train_hybrid(hybrid, train, val, aug, config, checkpoint_dir=tmp_path / "ckpt")
     assert len(records) == 1 and records[0]["val_nrmse"] < before
     assert (tmp_path / "ckpt" / "best.pt").is_file() and (tmp_path / "ckpt" / "cycle_1.pt").is_file()

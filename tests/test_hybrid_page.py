@@ -5,7 +5,7 @@ from tests.test_pages import open_page
 PAGE = "pages/hybrid_pde.py"
 
 
-def test_page_renders_simulation_and_pretrained_comparison():
+def test_page_simulates_fits_and_trains():
     at = open_page(PAGE)
     assert not at.exception, at.exception
     assert at.title[0].value == "Hybrid PDE"
@@ -15,10 +15,6 @@ def test_page_renders_simulation_and_pretrained_comparison():
     at.selectbox(key="pde_equation").set_value("heat").run()
     at.toggle(key="pde_2d").set_value(True).run()
     assert not at.exception, at.exception
-
-
-def test_fit_and_live_training_run():
-    at = open_page(PAGE)
     at.number_input(key="fit_nu").set_value(0.05)
     at.button(key="fit_run").click().run()
     assert not at.exception, at.exception

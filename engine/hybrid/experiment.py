@@ -28,8 +28,8 @@ class PartialPhysicsConfig:
     nx: int = 64
     nu: float = 0.01  # true viscosity
     reaction: float = 1.0  # true reaction rate r (absent from the physical model)
-    dt: float = 0.05
-    n_steps: int = 40
+    dt: float = 0.1
+    n_steps: int = 20
     n_train: int = 1
     n_val: int = 4
     n_test: int = 16
