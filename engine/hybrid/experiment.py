@@ -37,7 +37,7 @@ class PartialPhysicsConfig:
     nu_guess: float = 0.05  # initial viscosity of the physical model
     seed: int = 0
     net: NetConfig = field(default_factory=lambda: NetConfig(width=16))  # neural-only model
-    closure: NetConfig = field(default_factory=lambda: NetConfig(architecture=Architecture.LOCAL, width=16))
+    closure: NetConfig = field(default_factory=lambda: NetConfig(architecture=Architecture.LOCAL, width=32))
     neural: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=150, batch_size=8, lr=3e-3, unroll=4))
     hybrid: HybridConfig = field(default_factory=lambda: HybridConfig(
         mode=HybridMode.INTERACTION, synthetic=TrainConfig(epochs=80, batch_size=8, lr=3e-3, unroll=4)))
