@@ -13,7 +13,7 @@ import streamlit as st
 
 from engine.errors import InputError
 from engine.hybrid import experiment, pretrained
-from engine.hybrid.data import InitKind
+from engine.hybrid.data import InitKind, load_or_generate
 from engine.hybrid.hybrid import HybridMode
 from engine.hybrid.inference import SimulationConfig, fit_viscosity, simulate, trajectory
 from engine.hybrid.physical import Equation
@@ -40,7 +40,7 @@ def shipped_models():
 
 @st.cache_data(show_spinner=False)
 def test_trajectories() -> np.ndarray:
-    return experiment.datasets(experiment.PartialPhysicsConfig())["test"].numpy()
+    return load_or_generate(experiment.PartialPhysicsConfig().spec("test"))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
