@@ -24,6 +24,7 @@ TWIN_CLIS: list[str] = [
     "engine.synthesis.cli",
     "engine.astrochem.cli",
     "engine.diffusion.cli",
+    "engine.hybrid.cli",
 ]
 
 

@@ -1,12 +1,248 @@
-"""Hybrid PDE page (placeholder until its twin lands in the engine)."""
+"""Hybrid PDE page: simulate equations, fit a viscosity, compare physical / neural / hybrid rollouts (UI only)."""
 
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-import pages.common  # noqa: F401  (every page imports it: see _leave_pages_directory_mode)
+from engine.errors import InputError
+from engine.hybrid import experiment, pretrained
+from engine.hybrid.data import InitKind, load_or_generate
+from engine.hybrid.hybrid import HybridMode
+from engine.hybrid.inference import SimulationConfig, fit_viscosity, simulate, trajectory
+from engine.hybrid.physical import Equation
+from engine.hybrid.train import nrmse
+from pages.common import user_errors
 
 st.title("Hybrid PDE")
-st.info(
-    "Coming next: physical solvers, neural surrogates and hybrid training."
-    " This page fills in as the twin's engine lands.",
-    icon=":material/construction:",
+st.caption(
+    "Physical solvers (pseudo-spectral Burgers, exact heat and advection, buoyant smoke), neural time steppers "
+    "and hybrid-cooperative training (after HYCO, Liverani, Steynberg & Zuazua 2025). Domain: periodic box "
+    "[-1, 1) per axis; all quantities are dimensionless."
 )
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def run_simulation(config: SimulationConfig) -> dict[str, np.ndarray]:
+    return simulate(config)
+
+
+@st.cache_resource
+def shipped_models():
+    return pretrained.load()
+
+
+@st.cache_data(show_spinner=False)
+def test_trajectories() -> np.ndarray:
+    return load_or_generate(experiment.PartialPhysicsConfig().spec("test"))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def noisy_burgers(nu: float, noise: float, seed: int) -> dict[str, np.ndarray]:
+    out = simulate(SimulationConfig(nx=128, nu=nu, t_end=1.0, n_out=21))
+    rng = np.random.default_rng(seed)
+    out["u"] = out["u"] + noise * np.sqrt(np.mean(out["u"] ** 2)) * rng.standard_normal(out["u"].shape)
+    return out
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def run_fit(x: np.ndarray, t: np.ndarray, u: np.ndarray, nu0: float):
+    result = fit_viscosity(x, t, u, nu0=nu0)
+    return result.values["nu"], result.loss, result.history
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def line_animation(x, t, series: dict[str, np.ndarray], y_title: str) -> go.Figure:
+    """Animated line plot of one or more [K, nx] series over the frames of t."""
+    names = list(series)
+    lo = min(float(np.min(s)) for s in series.values())
+    hi = max(float(np.max(s)) for s in series.values())
+    pad = 0.05 * (hi - lo + 1e-12)
+
+    def traces(k):
+        return [go.Scatter(x=x, y=series[n][k], mode="lines", name=n) for n in names]
+
+    frames = [go.Frame(data=traces(k), name=f"{t[k]:.3f}") for k in range(len(t))]
+    fig = go.Figure(data=traces(0), frames=frames)
+    steps = [{"args": [[f.name], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}],
+              "label": f.name, "method": "animate"} for f in frames]
+    fig.update_layout(
+        xaxis_title="x (dimensionless)", yaxis_title=y_title, yaxis_range=[lo - pad, hi + pad], height=380,
+        updatemenus=[{"type": "buttons", "showactive": False, "x": 0, "y": -0.18, "xanchor": "left",
+                      "buttons": [{"label": "Play", "method": "animate",
+                                   "args": [None, {"frame": {"duration": 60, "redraw": False},
+                                                   "fromcurrent": True}]},
+                                  {"label": "Pause", "method": "animate",
+                                   "args": [[None], {"frame": {"duration": 0}, "mode": "immediate"}]}]}],
+        sliders=[{"steps": steps, "currentvalue": {"prefix": "t = "}, "x": 0.15, "len": 0.85, "y": -0.1}],
+        margin={"b": 90},
+    )
+    return fig
+
+
+def image_animation(x, y, t, field: np.ndarray, title: str) -> go.Figure:
+    """Animated heatmap of a [K, ny, nx] field."""
+    lo, hi = float(field.min()), float(field.max())
+    frames = [go.Frame(data=[go.Heatmap(z=field[k], x=x, y=y, zmin=lo, zmax=hi, colorscale="Viridis")],
+                       name=f"{t[k]:.3f}") for k in range(len(t))]
+    fig = go.Figure(data=frames[0].data, frames=frames)
+    steps = [{"args": [[f.name], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate"}],
+              "label": f.name, "method": "animate"} for f in frames]
+    fig.update_layout(
+        xaxis_title="x (dimensionless)", yaxis_title="y (dimensionless)", title=title, height=480,
+        yaxis_scaleanchor="x",
+        updatemenus=[{"type": "buttons", "showactive": False, "x": 0, "y": -0.12, "xanchor": "left",
+                      "buttons": [{"label": "Play", "method": "animate",
+                                   "args": [None, {"frame": {"duration": 120, "redraw": True},
+                                                   "fromcurrent": True}]}]}],
+        sliders=[{"steps": steps, "currentvalue": {"prefix": "t = "}, "x": 0.12, "len": 0.88, "y": -0.05}],
+    )
+    return fig
+
+
+def spacetime(x, t, u: np.ndarray, title: str) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=u, x=x, y=t, colorscale="RdBu_r", zmid=0, colorbar_title="u"))
+    fig.update_layout(title=title, xaxis_title="x (dimensionless)", yaxis_title="t (dimensionless)", height=380)
+    return fig
+
+
+simulate_tab, fit_tab, hybrid_tab = st.tabs(["Simulate", "Fit viscosity", "Hybrid models"])
+
+with simulate_tab:
+    c1, c2, c3 = st.columns(3)
+    equation = Equation(c1.selectbox("Equation", [str(e) for e in Equation], key="pde_equation"))
+    two_d = equation is Equation.SMOKE or c1.toggle("2-D", value=False, key="pde_2d")
+    nx = c2.select_slider("Grid points per axis", [32, 64, 128, 256, 512, 1024] if not two_d else [32, 48, 64, 96],
+                          value=256 if not two_d else 64, key="pde_nx")
+    init = InitKind(c3.selectbox("Initial condition", [str(k) for k in InitKind],
+                                 index=1 if equation is Equation.SMOKE else 0, key="pde_init",
+                                 help="sine: u0 = -sin(pi x); gaussian: bump of width 0.2; random: Fourier modes"))
+    label = {Equation.HEAT: "Diffusivity kappa"}.get(equation, "Viscosity nu")
+    nu = c1.number_input(label, min_value=0.0, max_value=1.0, value=round(0.01 / math.pi, 5), step=0.001,
+                         format="%.5f", key="pde_nu", help="Burgers default 0.01/pi (the classic shock test)")
+    t_end = c2.number_input("Final time t_end", min_value=0.05, max_value=10.0, value=1.0, step=0.1, key="pde_tend")
+    n_out = c3.slider("Output frames", 5, 101, 41, key="pde_nout")
+    velocity = c1.number_input("Advection velocity c", -5.0, 5.0, 1.0, 0.1, key="pde_c") \
+        if equation is Equation.ADVECTION else 1.0
+    buoyancy = c2.number_input("Buoyancy b", -5.0, 5.0, 1.0, 0.1, key="pde_b") if equation is Equation.SMOKE else 1.0
+    seed = c3.number_input("Seed", 0, 10_000, 0, key="pde_seed") if init is InitKind.RANDOM else 0
+    with user_errors():
+        config = SimulationConfig(equation=equation, nx=nx, ny=nx if two_d else None, nu=nu, velocity=velocity,
+                                  buoyancy=buoyancy, t_end=t_end, n_out=n_out, init=init, seed=int(seed))
+        with st.spinner("Simulating…"):
+            out = run_simulation(config)
+        x, t = out["x"], out["t"]
+        if not two_d:
+            left, right = st.columns(2)
+            left.plotly_chart(spacetime(x, t, out["u"], f"{equation} — space–time"), use_container_width=True)
+            right.plotly_chart(line_animation(x, t, {"u": out["u"]}, "u (dimensionless)"), use_container_width=True)
+            table = pd.DataFrame(out["u"], index=pd.Index(t, name="t"), columns=[f"x={v:.4f}" for v in x])
+            st.download_button("Download u(t, x) as CSV", table.to_csv().encode(), "simulation.csv", "text/csv")
+        else:
+            name = "density" if equation is Equation.SMOKE else "u"
+            st.plotly_chart(image_animation(x, out["y"], t, out[name], f"{equation}: {name}"),
+                            use_container_width=True)
+        st.download_button("Download all arrays (.npz)", npz_bytes(out), "simulation.npz", "application/octet-stream")
+
+with fit_tab:
+    st.markdown("Fit Burgers' viscosity with L-BFGS-B (bounded, gradients through the solver) to a noisy "
+                "trajectory, or upload your own `.npz` with `x [nx]`, `t [K]`, `u [K, nx]`.")
+    c1, c2, c3 = st.columns(3)
+    nu_true = c1.number_input("True viscosity", 0.001, 0.2, 0.02, 0.001, format="%.4f", key="fit_nu")
+    noise = c2.slider("Noise (% of RMS u)", 0, 20, 5, key="fit_noise") / 100
+    nu0 = c3.number_input("Initial guess", 0.001, 0.5, 0.05, 0.001, format="%.4f", key="fit_nu0")
+    upload = st.file_uploader("Optional trajectory (.npz)", type=["npz"], key="fit_upload")
+    if st.button("Fit viscosity", key="fit_run", type="primary"):
+        with user_errors():
+            if upload is not None:
+                try:
+                    with np.load(io.BytesIO(upload.getvalue()), allow_pickle=False) as archive:
+                        arrays = {k: archive[k] for k in ("x", "t", "u")}
+                except (KeyError, ValueError, OSError) as error:
+                    raise InputError(f"the uploaded file needs arrays x, t, u ({error}).") from error
+            else:
+                arrays = noisy_burgers(nu_true, noise, 0)
+            with st.spinner("Fitting (L-BFGS-B)…"):
+                nu_fit, loss, history = run_fit(arrays["x"], arrays["t"], arrays["u"], nu0)
+            m1, m2, m3 = st.columns(3)
+            m1.metric("Fitted viscosity", f"{nu_fit:.5f}")
+            if upload is None:
+                m2.metric("Relative error", f"{abs(nu_fit - nu_true) / nu_true:.2%}")
+            m3.metric("Final loss (MSE)", f"{loss:.3g}")
+            fig = go.Figure(go.Scatter(y=history, mode="lines+markers"))
+            fig.update_layout(xaxis_title="loss evaluation", yaxis_title="MSE (u units²)", yaxis_type="log",
+                              title="Fitting loss", height=320)
+            st.plotly_chart(fig, use_container_width=True)
+
+with hybrid_tab:
+    st.markdown(
+        "**Partially known physics.** The truth is Burgers plus a reaction term r·u(1−u²) (ν = 0.01, r = 1); "
+        "the physical model is plain Burgers with a learnable viscosity. Physical-only fits ν; neural-only is a "
+        "U-Net trained on one trajectory; the hybrid adds a local CNN correction to the physical step and trains "
+        "both in alternating cycles. Errors are held-out rollouts from t = 0 (PDEBench nRMSE)."
+    )
+    with user_errors():
+        models, card = shipped_models()
+        scores = card["metrics"]["test_nrmse"]
+        st.dataframe(pd.DataFrame({"model": list(scores), "held-out nRMSE": list(scores.values())}),
+                     hide_index=True)
+        tests = test_trajectories()
+        pick = st.slider("Held-out trajectory", 0, len(tests) - 1, 0, key="hyb_pick")
+        truth = tests[pick, :, 0]
+        series = {"truth": truth}
+        for name in ("physical", "neural", "hybrid"):
+            series[name] = trajectory(models[name], tests[pick, 0], len(truth) - 1)[:, 0]
+        dt = experiment.PartialPhysicsConfig().dt
+        times = np.arange(len(truth)) * dt
+        xs = np.linspace(-1, 1, truth.shape[-1], endpoint=False)
+        st.plotly_chart(line_animation(xs, times, series, "u (dimensionless)"), use_container_width=True)
+        err = go.Figure([go.Scatter(x=times[1:], y=[nrmse(series[n][None, k:k + 1, None], truth[None, k:k + 1, None])
+                                                    for k in range(1, len(truth))], name=n)
+                         for n in ("physical", "neural", "hybrid")])
+        err.update_layout(xaxis_title="t (dimensionless)", yaxis_title="nRMSE", yaxis_type="log", height=320,
+                          title="Rollout error on this trajectory")
+        st.plotly_chart(err, use_container_width=True)
+        export = pd.DataFrame({f"{n}_t{k}": series[n][k] for n in series for k in (0, len(truth) - 1)})
+        st.download_button("Download first/last frames (CSV)", export.to_csv(index=False).encode(),
+                           "hybrid_rollouts.csv", "text/csv")
+
+    st.subheader("Train a hybrid live")
+    c1, c2, c3 = st.columns(3)
+    mode = HybridMode(c1.selectbox("Coupling", [str(m) for m in HybridMode], key="live_mode",
+                                   help="augment: cross-augmentation by the other model's predictions (fraction "
+                                        "alpha); interaction: HYCO interaction loss (weight lambda)"))
+    cycles = c2.slider("Cycles", 1, 3, 2, key="live_cycles")
+    epochs = c3.slider("Epochs per cycle", 5, 60, 15, key="live_epochs")
+    if st.button("Train hybrid", key="live_train"):
+        base = experiment.PartialPhysicsConfig()
+        live = replace(base, n_augment=16, hybrid=replace(
+            base.hybrid, mode=mode, cycles=cycles, fit_iter=4,
+            synthetic=replace(base.hybrid.synthetic, epochs=epochs, validate_every=5)))
+        bar = st.progress(0.0, text="training…")
+        chart = st.empty()
+        losses: list[float] = []
+
+        def on_epoch(epoch: int, loss: float, _score) -> None:
+            losses.append(loss)
+            done = min(len(losses) / (cycles * epochs), 1.0)
+            bar.progress(done, text=f"epoch {len(losses)} of ≤ {cycles * epochs}")
+            if len(losses) % 5 == 0:
+                fig = go.Figure(go.Scatter(y=losses, mode="lines"))
+                fig.update_layout(xaxis_title="epoch", yaxis_title="training MSE", yaxis_type="log", height=260)
+                chart.plotly_chart(fig, use_container_width=True)
+
+        with user_errors():
+            _, records = experiment.train_hybrid_only(live, on_epoch=on_epoch)
+            bar.progress(1.0, text="done")
+            st.dataframe(pd.DataFrame(records), hide_index=True)

@@ -1,0 +1,116 @@
+"""Initial conditions, trajectory generation from the solvers, and an HDF5 cache of trajectory sets.
+
+Trajectory sets are arrays ``[n_traj, n_steps + 1, channels, *space]`` (float32). The cache lives in
+``$TWINLAB_DATA_DIR/hybrid`` (default ``~/.cache/twinlab/hybrid``), one file per spec, keyed by a hash
+of the spec; a file whose stored spec differs is regenerated, never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from engine.errors import InputError
+from engine.hybrid.physical import Burgers, rollout
+from engine.hybrid.spectral import Grid
+
+
+class InitKind(StrEnum):
+    SINE = "sine"
+    GAUSSIAN = "gaussian"
+    RANDOM = "random"
+
+
+def random_modes(grid: Grid, rng: np.random.Generator, max_mode: int = 4) -> np.ndarray:
+    """Sum of random Fourier modes ``1..max_mode`` (per axis) with random phases, scaled to max |u| = 1."""
+    coords = np.meshgrid(*grid.axes(), indexing="ij")
+    field = np.zeros(grid.shape)
+    for coord in coords:
+        for m in range(1, max_mode + 1):
+            field += rng.normal() / m * np.sin(2 * np.pi * m * coord / grid.length + rng.uniform(0, 2 * np.pi))
+    return field / np.abs(field).max()
+
+
+def initial_field(kind: InitKind, grid: Grid, rng: np.random.Generator) -> np.ndarray:
+    """One scalar field on ``grid``: ``sine`` is ``-sin(pi x)`` (times ``-sin(pi y)`` in 2-D), ``gaussian`` a
+    bump of width 0.2 at the centre (unit height), ``random`` :func:`random_modes`."""
+    coords = np.meshgrid(*grid.axes(), indexing="ij")
+    kind = InitKind(kind)
+    if kind is InitKind.SINE:
+        return np.prod([-np.sin(2 * np.pi * c / grid.length) for c in coords], axis=0)
+    if kind is InitKind.GAUSSIAN:
+        return np.exp(-sum(c**2 for c in coords) / (2 * 0.2**2))
+    return random_modes(grid, rng)
+
+
+def initial_state(kind: InitKind, grid: Grid, channels: int, seed: int = 0) -> np.ndarray:
+    """A state ``[channels, *space]``: one independent :func:`initial_field` per channel (same ``kind``)."""
+    rng = np.random.default_rng(seed)
+    return np.stack([initial_field(kind, grid, rng) for _ in range(channels)])
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """A set of 1-D Burgers(+reaction) trajectories from random initial conditions."""
+
+    nx: int = 64
+    nu: float = 0.01
+    reaction: float = 0.0
+    dt: float = 0.05
+    n_steps: int = 20
+    n_traj: int = 8
+    seed: int = 0
+
+    def __post_init__(self):
+        if not 8 <= self.nx <= 4096:
+            raise InputError(f"nx = {self.nx} is outside [8, 4096].")
+        if not 1 <= self.n_traj <= 10_000 or not 1 <= self.n_steps <= 10_000:
+            raise InputError("n_traj and n_steps must be in [1, 10000].")
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def generate(spec: DataSpec) -> np.ndarray:
+    """Simulate ``spec.n_traj`` trajectories (float64 solver) from seeded random initial conditions."""
+    grid = Grid((spec.nx,))
+    rng = np.random.default_rng(spec.seed)
+    u0 = np.stack([random_modes(grid, rng)[None] for _ in range(spec.n_traj)])
+    model = Burgers(grid, spec.dt, spec.nu, reaction=spec.reaction)
+    with torch.no_grad():
+        traj = rollout(model, torch.tensor(u0), spec.n_steps)
+    return traj.numpy().astype(np.float32)
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("TWINLAB_DATA_DIR") or Path.home() / ".cache" / "twinlab"
+    return Path(root) / "hybrid"
+
+
+def load_or_generate(spec: DataSpec) -> np.ndarray:
+    """Trajectories for ``spec`` from the HDF5 cache, generating and caching them on a miss."""
+    path = cache_dir() / f"burgers_{spec.key()}.h5"
+    stored = json.dumps(asdict(spec), sort_keys=True)
+    if path.exists():
+        try:
+            with h5py.File(path, "r") as handle:
+                if handle.attrs.get("spec") == stored:
+                    return handle["u"][...]
+        except OSError:
+            pass  # unreadable/partial file: regenerate below
+    data = generate(spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with h5py.File(tmp, "w") as handle:
+        handle.create_dataset("u", data=data, compression="gzip")
+        handle.attrs["spec"] = stored
+    tmp.replace(path)
+    return data

@@ -1,0 +1,78 @@
+"""Shipped checkpoints of the partially-known-physics experiment (``models/hybrid/``) and their model card.
+
+``python -m engine train pde`` reproduces them; :func:`load` verifies each file's sha256 against the card
+before loading it with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from engine.errors import InputError
+from engine.hybrid.experiment import PartialPhysicsConfig, run
+from engine.hybrid.hybrid import HybridModel
+from engine.hybrid.physical import Burgers
+from engine.hybrid.spectral import Grid
+from engine.hybrid.synthetic import build
+from engine.registry import trainer
+
+MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "hybrid"
+FILES = {"physical": "physical.pt", "neural": "neural.pt", "hybrid": "hybrid.pt"}  # U-Net is the shipped neural
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _card(config: PartialPhysicsConfig, result: dict, directory: Path) -> dict:
+    return {
+        "name": "hybrid-pde partially-known-physics",
+        "data": (f"1-D periodic Burgers + reaction r u (1 - u^2), nu = {config.nu}, r = {config.reaction}, "
+                 f"nx = {config.nx}, dt = {config.dt}, {config.n_steps} steps; random Fourier-mode initial "
+                 f"conditions; {config.n_train} training / {config.n_val} validation / {config.n_test} test "
+                 "trajectories from the project's spectral solver. The physical model lacks the reaction term."),
+        "seed": config.seed,
+        "config": json.loads(json.dumps(asdict(config), default=str)),
+        "metrics": {"test_nrmse": result["test_nrmse"], "physical_nu": result["physical_nu"],
+                    "hybrid_nu": result["hybrid_nu"], "hybrid_cycles": result["hybrid_history"]},
+        "files": {name: {"path": file, "sha256": sha256(directory / file)} for name, file in FILES.items()},
+        "reproduce": "python -m engine train pde",
+    }
+
+
+@trainer("pde")
+def train_pde(args, directory: Path = MODEL_DIR) -> dict:
+    """Run the experiment with seed ``args.seed`` and write checkpoints + ``card.json`` to ``directory``."""
+    config = PartialPhysicsConfig(seed=args.seed)
+    result = run(config)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, file in FILES.items():
+        torch.save(result["models"][name].state_dict(), directory / file)
+    card = _card(config, result, directory)
+    (directory / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    return card
+
+
+def load(directory: Path = MODEL_DIR) -> tuple[dict[str, torch.nn.Module], dict]:
+    """The three shipped models (eval mode) and the card; raises :class:`InputError` if files are missing or altered."""
+    card_path = directory / "card.json"
+    if not card_path.is_file():
+        raise InputError(f"no pretrained hybrid models in {directory}; run `python -m engine train pde`.")
+    card = json.loads(card_path.read_text())
+    for entry in card["files"].values():
+        path = directory / entry["path"]
+        if not path.is_file() or sha256(path) != entry["sha256"]:
+            raise InputError(f"checkpoint {path} is missing or does not match its sha256 in card.json.")
+    config = PartialPhysicsConfig(seed=card["seed"])
+    grid = Grid((config.nx,))
+    models = {"physical": Burgers(grid, config.dt, config.nu_guess), "neural": build(config.net),
+              "hybrid": HybridModel(Burgers(grid, config.dt, config.nu_guess), build(config.closure))}
+    for name, model in models.items():
+        model.load_state_dict(torch.load(directory / FILES[name], weights_only=True))
+        model.eval()
+    return models, card

@@ -1,0 +1,48 @@
+"""Hybrid PDE twin: `python -m engine pde ...` commands (in-process) and their error messages."""
+
+import json
+
+import numpy as np
+import pytest
+
+from engine.cli import main
+
+
+def test_simulate_then_fit_round_trip(tmp_path, capsys):
+    out = tmp_path / "u.npz"
+    args = ["pde", "simulate", "--equation", "burgers", "--nx", "64", "--nu", "0.05", "--t-end", "0.5",
+            "--n-out", "6", "--init", "sine", "--seed", "0", "--out", str(out)]
+    assert main(args) == 0
+    with np.load(out) as data:
+        assert data["x"].shape == (64,) and data["t"].shape == (6,) and data["u"].shape == (6, 64)
+        assert np.allclose(data["u"][0], -np.sin(np.pi * data["x"]))
+    capsys.readouterr()
+    assert main(["pde", "fit", "--equation", "burgers", "--data", str(out), "--nu0", "0.1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) >= {"nu", "loss"} and abs(result["nu"] - 0.05) < 1e-3
+
+
+def test_smoke_simulation_writes_2d_fields(tmp_path):
+    out = tmp_path / "s.npz"
+    assert main(["pde", "simulate", "--equation", "smoke", "--nx", "16", "--ny", "16", "--t-end", "0.2",
+                 "--n-out", "3", "--init", "gaussian", "--out", str(out)]) == 0
+    with np.load(out) as data:
+        assert data["density"].shape == (3, 16, 16) and data["y"].shape == (16,)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["pde", "simulate", "--nx", "4", "--out", "X"], "nx = 4"),
+    (["pde", "simulate", "--equation", "smoke", "--nx", "16", "--out", "X"], "ny"),
+    (["pde", "fit", "--data", "missing.npz"], "not found"),
+])
+def test_bad_input_exits_2_with_a_message(args, message, tmp_path, capsys):
+    args = [str(tmp_path / a) if a == "X" else a for a in args]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_fit_rejects_a_file_without_arrays(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, y=np.zeros(3))
+    assert main(["pde", "fit", "--data", str(bad)]) == 2
+    assert "lacks arrays" in capsys.readouterr().err
