@@ -16,7 +16,7 @@ from engine.diffusion.datasets import generate, make_spec
 from engine.diffusion.inference import comparison_table, gaussian_twin, generate_samples, pretrained
 from engine.diffusion.process import LaplacianDiffusion
 from engine.diffusion.sampling import SAMPLERS
-from pages.common import user_errors
+from pages.common import save_run_panel, user_errors
 
 GRAPH_CHOICES = {
     "5×5 grid (pretrained network)": lambda: graphs.grid((5, 5)),
@@ -176,8 +176,10 @@ with user_errors():
                 reference = _reference(run[0], run[1], 0)
                 train = _reference(run[0], run[1], 1)
             left, right = st.columns([1.2, 1])
-            left.plotly_chart(trajectory_figure(run_spec, frames, times), use_container_width=True)
-            right.plotly_chart(energy_figure(run_spec, samples, reference), use_container_width=True)
+            trajectory_fig, energy_fig = trajectory_figure(run_spec, frames, times), energy_figure(
+                run_spec, samples, reference)
+            left.plotly_chart(trajectory_fig, use_container_width=True)
+            right.plotly_chart(energy_fig, use_container_width=True)
             table = comparison_table(run_spec, {"diffusion": samples[:N_REFERENCE]}, reference, train, seed=run[5])
             frame = pd.DataFrame(table).T
             st.subheader("Diffusion vs baselines")
@@ -190,6 +192,17 @@ with user_errors():
             payload = _npz_bytes(samples=samples, adjacency=run_spec.graph.adjacency.toarray(),
                                  trajectory=frames[:, None], trajectory_t=times)
             d2.download_button("samples (.npz)", payload, "diffusion_samples.npz")
+            run_dataset, run_graph, run_sampler, run_steps, run_n, run_seed = run
+            save_run_panel(
+                "diffusion.sample", f"{run_dataset} · {run_sampler} · {run_steps} steps",
+                {"dataset": run_dataset, "graph": run_graph, "sampler": run_sampler, "steps": run_steps,
+                 "n": run_n, "seed": run_seed},
+                metrics={metric: float(value) for metric, value in table["diffusion"].items()
+                         if np.isfinite(value)},
+                arrays={"samples": samples, "adjacency": run_spec.graph.adjacency.toarray()},
+                figures=[energy_fig], key="diffusion_run",
+                command=f"python -m engine diffusion sample --dataset {run_dataset} --n {run_n} --steps {run_steps} "
+                        f"--sampler {run_sampler} --seed {run_seed} --out samples.npz")
 
     with tab_forward:
         t = st.slider("diffusion time t", 0.0, 1.0, 0.2, step=0.05, key="t_forward")

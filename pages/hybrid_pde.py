@@ -11,14 +11,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine.errors import InputError
 from engine.hybrid import experiment, pretrained
-from engine.hybrid.data import InitKind, load_or_generate
+from engine.hybrid.data import InitKind, load_or_generate, read_trajectory_npz
 from engine.hybrid.hybrid import HybridMode
 from engine.hybrid.inference import SimulationConfig, fit_viscosity, simulate, trajectory
 from engine.hybrid.physical import Equation
 from engine.hybrid.train import nrmse
-from pages.common import user_errors
+from pages.common import save_run_panel, user_errors
 
 st.title("Hybrid PDE")
 st.caption(
@@ -145,15 +144,25 @@ with simulate_tab:
         x, t = out["x"], out["t"]
         if not two_d:
             left, right = st.columns(2)
-            left.plotly_chart(spacetime(x, t, out["u"], f"{equation} — space–time"), use_container_width=True)
+            main_figure = spacetime(x, t, out["u"], f"{equation} — space–time")
+            left.plotly_chart(main_figure, use_container_width=True)
             right.plotly_chart(line_animation(x, t, {"u": out["u"]}, "u (dimensionless)"), use_container_width=True)
             table = pd.DataFrame(out["u"], index=pd.Index(t, name="t"), columns=[f"x={v:.4f}" for v in x])
             st.download_button("Download u(t, x) as CSV", table.to_csv().encode(), "simulation.csv", "text/csv")
         else:
             name = "density" if equation is Equation.SMOKE else "u"
-            st.plotly_chart(image_animation(x, out["y"], t, out[name], f"{equation}: {name}"),
-                            use_container_width=True)
+            main_figure = image_animation(x, out["y"], t, out[name], f"{equation}: {name}")
+            st.plotly_chart(main_figure, use_container_width=True)
         st.download_button("Download all arrays (.npz)", npz_bytes(out), "simulation.npz", "application/octet-stream")
+        save_run_panel(
+            "pde.simulate", f"{equation} · nx={nx} · t_end={t_end:g}",
+            {"equation": str(equation), "nx": nx, "ny": nx if two_d else None, "nu": nu, "velocity": velocity,
+             "buoyancy": buoyancy, "t_end": t_end, "n_out": n_out, "init": str(init), "seed": int(seed)},
+            arrays=out, figures=[main_figure], key="pde_run",
+            command=f"python -m engine pde simulate --equation {equation} --nx {nx}"
+                    + (f" --ny {nx}" if two_d else "") + f" --nu {nu} --velocity {velocity} --buoyancy {buoyancy}"
+                    f" --t-end {t_end} --n-out {n_out}"
+                    f" --init {init} --seed {int(seed)} --out u.npz")
 
 with fit_tab:
     st.markdown("Fit Burgers' viscosity with L-BFGS-B (bounded, gradients through the solver) to a noisy "
@@ -166,11 +175,7 @@ with fit_tab:
     if st.button("Fit viscosity", key="fit_run", type="primary"):
         with user_errors():
             if upload is not None:
-                try:
-                    with np.load(io.BytesIO(upload.getvalue()), allow_pickle=False) as archive:
-                        arrays = {k: archive[k] for k in ("x", "t", "u")}
-                except (KeyError, ValueError, OSError) as error:
-                    raise InputError(f"the uploaded file needs arrays x, t, u ({error}).") from error
+                arrays = read_trajectory_npz(upload.getvalue(), label=f"uploaded file {upload.name}")
             else:
                 arrays = noisy_burgers(nu_true, noise, 0)
             with st.spinner("Fitting (L-BFGS-B)…"):

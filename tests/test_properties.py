@@ -65,3 +65,67 @@ def test_execution_options_parse_or_name_the_flag(dask, scheduler, workers):
         assert any(flag in str(error) for flag in ("--dask", "--scheduler", "--workers", "not both"))
         return
     assert spec.mode in ("inprocess", "joblib", "dask")
+
+
+hostile_numbers = (st.floats(allow_nan=True, allow_infinity=True) | st.integers(min_value=-10**30, max_value=10**30)
+                   | st.text(max_size=20) | st.none() | st.booleans())
+
+
+@SETTINGS
+@given(field=st.sampled_from(["temperature_c", "cs_pb_ratio", "pb_concentration_m", "oleic_acid_ml",
+                              "oleylamine_ml", "reaction_time_s", "water_ppm", "solvent", "colour"]),
+       value=hostile_numbers)
+def test_synthesis_recipe_accepts_or_names_the_field(field, value):
+    from engine.synthesis.schemas import recipe_from_mapping
+
+    try:
+        recipe = recipe_from_mapping({field: value})
+    except InputError as error:
+        assert field in str(error)
+        return
+    assert recipe.to_dict()[field] == value or field == "solvent"
+
+
+@SETTINGS
+@given(field=st.sampled_from(["density", "temperature", "g0", "av", "zeta"]), value=hostile_numbers)
+def test_astro_parameters_accept_or_name_the_field(field, value):
+    from engine.astrochem.physics import PhysicalParams
+
+    try:
+        params = PhysicalParams(**{field: value})
+    except InputError as error:
+        assert field in str(error) or field.replace("_", " ") in str(error)
+        return
+    assert np.isfinite(getattr(params, field))
+
+
+@SETTINGS
+@given(field=st.sampled_from(["nx", "nu", "t_end", "n_out", "velocity", "buoyancy", "seed"]), value=hostile_numbers)
+def test_pde_simulation_config_accepts_or_names_the_field(field, value):
+    from engine.hybrid.inference import SimulationConfig
+
+    try:
+        SimulationConfig(**{field: value})
+    except InputError as error:
+        assert field.replace("_", "-") in str(error) or field in str(error)
+
+
+@pytest.mark.parametrize("suffix,args", [
+    (".h5", ["astro", "solve", "--density", "1e4", "--temperature", "10", "--g0", "1", "--av", "10",
+             "--zeta", "1.3e-17", "--t-end-yr", "10", "--n-out", "4", "--out"]),
+    (".npz", ["pde", "fit", "--equation", "burgers", "--json", "--data"]),
+])
+def test_cli_with_garbage_or_truncated_files_gives_one_line_errors(tmp_path, capsys, suffix, args):
+    from engine.cli import main
+
+    for content in (b"", b"\x89HDF\r\n\x1a\n" + b"\0" * 40, b"PK\x03\x04garbage", "naïve ✓".encode()):
+        path = tmp_path / f"bad{suffix}"
+        path.write_bytes(content)
+        if args[-1] == "--out":  # an output path that is a directory cannot be written
+            target = tmp_path / "a_directory"
+            target.mkdir(exist_ok=True)
+            code = main([*args, str(target)])
+        else:
+            code = main([*args, str(path)])
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith("error: ") and "Traceback" not in err

@@ -136,3 +136,19 @@ def test_run_link_opens_that_run(store, saved_run):
     assert at.subheader[0].value == saved_run.title
     missing = _runs_page("deadbeef")
     assert "does not exist" in missing.error[0].value
+
+
+def test_pde_page_saves_a_run_with_its_arrays(store):
+    from tests.test_pages import open_page
+
+    at = open_page("pages/hybrid_pde.py")
+    assert not at.exception
+    at.text_area(key="pde_run_note").input("<b>shock</b> test").run()
+    at.button(key="pde_run_save").click().run()
+    assert not at.exception
+    [run] = store.list(kind="pde.simulate")
+    saved = store.get(run.id)
+    assert saved.note == "<b>shock</b> test" and saved.params["equation"] == "burgers"
+    assert saved.arrays["u"].shape == (saved.params["n_out"], saved.params["nx"])
+    assert saved.command.startswith("python -m engine pde simulate --equation burgers")
+    assert len(saved.figures) == 1

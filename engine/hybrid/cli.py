@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -28,22 +27,10 @@ def _simulate(args: argparse.Namespace) -> dict:
     return {"out": str(out), "arrays": {name: list(a.shape) for name, a in arrays.items()}}
 
 
-def _load_npz(path: str) -> dict[str, np.ndarray]:
-    if not Path(path).is_file():
-        raise InputError(f"--data: file {path} not found.")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
-        raise InputError(f"--data: {path} is not a readable .npz file ({error}).") from error
-    missing = {"x", "t", "u"} - set(arrays)
-    if missing:
-        raise InputError(f"--data: {path} lacks arrays {sorted(missing)} (needs x [nx], t [K], u [K, nx]).")
-    return arrays
-
-
 def _fit(args: argparse.Namespace) -> dict:
-    arrays = _load_npz(args.data)
+    from engine.hybrid.data import read_trajectory_npz
+
+    arrays = read_trajectory_npz(args.data)
     result = fit_viscosity(arrays["x"], arrays["t"], arrays["u"], nu0=args.nu0, max_iter=args.max_iter)
     return {"nu": result.values["nu"], "loss": result.loss, "iterations": result.iterations}
 

@@ -8,8 +8,10 @@ of the spec; a file whose stored spec differs is regenerated, never trusted.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import zipfile
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -114,3 +116,22 @@ def load_or_generate(spec: DataSpec) -> np.ndarray:
         handle.attrs["spec"] = stored
     tmp.replace(path)
     return data
+
+
+def read_trajectory_npz(source: str | Path | bytes, label: str = "--data") -> dict[str, np.ndarray]:
+    """Arrays ``x`` [nx], ``t`` [K], ``u`` [K, nx] from a user's .npz (a path or the file's bytes).
+
+    Never unpickles; an empty, truncated or foreign file, or missing arrays, is an :class:`InputError`
+    that starts with ``label`` (the CLI flag or the upload's name).
+    """
+    if not isinstance(source, bytes) and not Path(source).is_file():
+        raise InputError(f"{label}: file {source} not found.")
+    try:
+        with np.load(io.BytesIO(source) if isinstance(source, bytes) else source, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise InputError(f"{label}: not a readable .npz file ({type(error).__name__}: {error}).") from None
+    missing = {"x", "t", "u"} - set(arrays)
+    if missing:
+        raise InputError(f"{label}: lacks arrays {sorted(missing)} (needs x [nx], t [K], u [K, nx]).")
+    return arrays
