@@ -1,4 +1,5 @@
-"""Astrochemistry page, solver mode: run the UMIST RATE22 gas-phase network for one cloud and read it."""
+"""Astrochemistry page: solver mode (run the UMIST RATE22 network for one cloud and read it) and emulator
+mode (the pretrained autoencoder + latent stepper: instant rollouts, solver comparison, sweeps)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from engine.astrochem.physics import (
     validity_warnings,
 )
 from engine.astrochem.solver import solve
-from pages.common import user_errors
+from pages.astrochem_emulator import emulator_mode
+from pages.common import save_run_panel, user_errors
 
 DEFAULT_SPECIES = ["CO", "HCO+", "H2O", "OH", "NH3", "N2H+", "CS", "e-", "C+", "C"]
 FLOOR = 1e-16  # abundances below this are not drawn on the log axis
@@ -71,6 +73,12 @@ def progress_updater(bar):
 
 
 st.title("Astrochemistry")
+mode = st.sidebar.radio("Mode", ["Solver", "Emulator"], horizontal=True, key="astro_mode",
+                        help="Solver: integrate the rate equations (about a second per cloud). Emulator: the "
+                             "pretrained neural emulator, milliseconds per cloud, inside the training box only.")
+if mode == "Emulator":
+    emulator_mode(network())
+    st.stop()
 st.caption(
     f"Gas-phase chemistry of one interstellar cloud: the UMIST RATE22 network ({network().n_species} species, "
     f"{network().n_reactions} reactions incl. H2 formation on grains) integrated with a stiff BDF solver "
@@ -135,6 +143,16 @@ figure.update_layout(xaxis={"title": "time [yr]", "type": "log"},
                             "range": [np.log10(FLOOR), 0.0]},
                      height=460, margin={"t": 30}, legend={"title": "species"})
 st.plotly_chart(figure, width="stretch")
+save_run_panel("astrochem-solver",
+               f"Astrochemistry solver: n_H {params.density:.3g} cm⁻³, T {params.temperature:.3g} K",
+               {**params.as_dict(), "t_end_yr": t_end_yr, "elements": elements},
+               metrics={"wall_time_s": trajectory.wall_time_s, "n_steps": trajectory.n_steps,
+                        "conservation_error": trajectory.conservation_error},
+               arrays={"times_yr": trajectory.times_yr, "abundances": trajectory.abundances},
+               figures=[figure], key="astro_solver_run",
+               command=("python -m engine astro solve " + " ".join(
+                   f"--{name.replace('_', '-')} {value:g}" for name, value in params.as_dict().items())
+                   + f" --t-end-yr {t_end_yr:g} --elements {elements} --out run.h5"))
 
 st.subheader("Where the carbon, oxygen and nitrogen are")
 for tab, element in zip(st.tabs(["Carbon", "Oxygen", "Nitrogen"]), ["C", "O", "N"], strict=True):
