@@ -135,7 +135,7 @@ def test_shipped_emulator_beats_nearest_neighbour_on_held_out_clouds(shipped):
     mask = truth > 1e-12
 
     def median_error(predicted):
-        return np.median(np.abs(np.log10(np.maximum(predicted, FLOOR)) - np.log10(truth))[mask])
+        return np.median(np.abs(np.log10(np.maximum(predicted, FLOOR)) - np.log10(np.maximum(truth, FLOOR)))[mask])
 
     emulated, baseline = median_error(shipped.emulate(held_params)), median_error(pool[nearest])
     assert emulated < baseline, (emulated, baseline)
