@@ -171,3 +171,13 @@ def test_cli_emulate_writes_the_solve_layout_and_rejects_other_grids(tmp_path, c
     assert "training box" in capsys.readouterr().err
     assert main(["train", "astro"]) == 2
     assert "--data" in capsys.readouterr().err
+
+
+def test_cpu_rollout_matches_the_torch_stepper(shipped):
+    params = sample_parameters(5, 77)
+    fast = shipped.latent_emulate(params)
+    start = torch.as_tensor(fast[:, 0])
+    scaled = torch.as_tensor(shipped.scaling.params_to_model(params), dtype=torch.float32)
+    with torch.no_grad():
+        reference = shipped.stepper.rollout(scaled, shipped._t_next, start).numpy()
+    np.testing.assert_allclose(fast[:, 1:], reference, atol=1e-4)
