@@ -19,3 +19,18 @@ def test_default_cloud_uses_the_default_cosmic_ray_rate(app_server, browser):
         assert page.locator("[data-testid='stException']").count() == 0
     finally:
         page.close()
+
+
+def test_emulator_mode_renders_rollout_and_sweep(app_server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{app_server}/astrochem", wait_until="domcontentloaded")
+        wait_for_render(page)
+        page.locator("[data-testid='stSidebar']").get_by_text("Emulator", exact=True).click()
+        page.wait_for_selector("text=Parameter sweep", timeout=60_000)
+        wait_for_render(page)
+        assert page.locator("[data-testid='stMetric']").filter(has_text="Emulator time").count() == 1
+        assert page.locator(".js-plotly-plot").count() >= 4  # abundances, animation, latents, sweep heatmap
+        assert page.locator("[data-testid='stException']").count() == 0
+    finally:
+        page.close()

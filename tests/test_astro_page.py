@@ -26,3 +26,39 @@ def test_astrochem_page_runs_default_cloud_and_reruns_on_button():
 
     at.select_slider(key="astro_av").set_value(-1.0).run()  # outside the validated box: warned, not hidden
     assert any("UV-exposed gas" in warning.value for warning in at.warning)
+
+
+def test_astrochem_page_emulator_mode_rolls_out_compares_and_sweeps():
+    at = open_page("pages/astrochem.py")
+    at.sidebar.radio(key="astro_mode").set_value("Emulator").run()
+    assert not at.exception, at.exception
+    assert [m.label for m in at.metric][:2] == ["Emulator time", "Worst element/charge drift"]
+    assert len(at.get("plotly_chart")) == 4  # abundances, animated rollout, latent trajectory, sweep heatmap
+    assert any("clouds emulated in one batch" in caption.value for caption in at.caption)
+
+    at.select_slider(key="astro_em_density").set_value(5.0).run()  # instant: no button needed
+    assert not at.exception, at.exception
+    assert "Speed-up vs solver" not in [m.label for m in at.metric]
+
+    at.button(key="astro_em_compare").click().run()
+    assert not at.exception, at.exception
+    labels = [m.label for m in at.metric]
+    assert "Speed-up vs solver" in labels and "Median error (species > 1e-12)" in labels
+    errors = at.dataframe[0].value
+    assert list(errors.columns[:2]) == ["species", "max error [dex]"]
+
+    at.selectbox(key="astro_em_sweep_param").set_value("zeta").run()
+    assert not at.exception, at.exception
+
+
+def test_astrochem_page_without_emulator_checkpoint_explains_and_solver_mode_works(tmp_path, monkeypatch):
+    from engine.astrochem import models
+
+    monkeypatch.setattr(models, "MODEL_DIR", tmp_path)  # an empty directory: no checkpoint
+    at = open_page("pages/astrochem.py")
+    at.sidebar.radio(key="astro_mode").set_value("Emulator").run()
+    assert not at.exception, at.exception
+    assert any("cannot be loaded" in error.value and "does not exist" in error.value for error in at.error)
+    at.sidebar.radio(key="astro_mode").set_value("Solver").run()
+    assert not at.exception, at.exception
+    assert len(at.get("plotly_chart")) == 4

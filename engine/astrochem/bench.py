@@ -73,3 +73,104 @@ def bench_astro_solver(args) -> dict:
             "worst_conservation_error": float(max(run["conservation_error"] for run in runs)),
             "accuracy_dark_cloud": accuracy_vs_reference(PhysicalParams()), "box_corners": box_corners(),
             "runs": runs}
+
+
+def _dex_errors(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """|log10 predicted - log10 truth| at the points where the solver gives more than 1e-12 of n_H."""
+    from engine.astrochem.processing import log_abundances
+
+    mask = truth > 1e-12
+    return np.abs(log_abundances(predicted) - log_abundances(truth))[mask]
+
+
+def _best_seconds(func, repeats: int) -> tuple[float, float]:
+    """Best wall seconds and best process CPU seconds of ``repeats`` calls."""
+    wall, cpu = np.inf, np.inf
+    for _ in range(repeats):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        func()
+        wall, cpu = min(wall, time.perf_counter() - start), min(cpu, time.process_time() - cpu_start)
+    return wall, cpu
+
+
+@benchmark("astro")
+def bench_astro_emulator(args) -> dict:
+    """Emulator vs solver on 16 held-out Latin-hypercube clouds (a seed the training set never used).
+
+    Accuracy: dex errors over every (cloud, time, species) where the solver gives > 1e-12 of n_H, with
+    and without the conservation projection. Speed: seconds per trajectory of the solver (median of
+    the 16 solves) and of the emulator (best of 3 for a batch of 1024, best of 20 for one cloud), one
+    CPU thread each (torch and BLAS), measured in this run; wall and process CPU seconds (the steadier on
+    a shared machine).
+    Speed-ups are for the default (projected) output unless marked raw.
+    """
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from engine.astrochem.inference import Emulator
+
+    torch.set_num_threads(1)
+    with threadpool_limits(limits=1):  # NumPy's BLAS threads spin-wait on a shared machine (~10x slower here)
+        return _bench_emulator(Emulator.pretrained(), args.seed)
+
+
+def _bench_emulator(emulator, seed: int) -> dict:
+    from engine.astrochem.data import sample_parameters
+    from engine.astrochem.network import load_network
+    from engine.astrochem.physics import initial_abundances
+    from engine.astrochem.solver import conservation_error, solve
+
+    training_seed = emulator.cards["emulator"]["dataset"]["manifest"]["seed"]
+    held_out_seed = 10_000 + seed
+    if held_out_seed == training_seed:
+        held_out_seed += 1
+    params = sample_parameters(16, held_out_seed)
+    network = load_network()
+    start_state = initial_abundances(network)
+    truths, solver_seconds, solver_cpu = [], [], []
+    for row in params:
+        cpu_start = time.process_time()
+        trajectory = solve(PhysicalParams.from_array(row), t_end_yr=float(emulator.times_yr[-1]),
+                           n_out=len(emulator.times_yr))
+        solver_cpu.append(time.process_time() - cpu_start)
+        truths.append(trajectory.abundances)
+        solver_seconds.append(trajectory.wall_time_s)
+    truth = np.stack(truths)
+    accuracy = {}
+    for name, conserve in (("projected", True), ("raw", False)):
+        predicted = emulator.emulate(params, conserve=conserve)
+        errors = _dex_errors(predicted, truth)
+        accuracy[name] = {
+            "median_abs_error_dex": float(np.median(errors)), "p95_abs_error_dex": float(np.percentile(errors, 95)),
+            "max_abs_error_dex": float(np.max(errors)), "n_points": int(errors.size),
+            "worst_conservation_error": float(max(conservation_error(network, p, start_state) for p in predicted))}
+    batch = sample_parameters(1024, held_out_seed + 1)
+    emulator.emulate(batch[:8])  # warm-up
+    timed = {name: _best_seconds(lambda c=conserve: emulator.emulate(batch, conserve=c), 3)
+             for name, conserve in (("projected", True), ("raw", False))}
+    batch_seconds = {name: wall / len(batch) for name, (wall, _) in timed.items()}
+    batch_cpu = {name: cpu / len(batch) for name, (_, cpu) in timed.items()}
+    single_seconds, single_cpu = _best_seconds(lambda: emulator.emulate(params[:1]), 20)
+    solver, solver_cpu_median = float(np.median(solver_seconds)), float(np.median(solver_cpu))
+    median, p95 = accuracy["projected"]["median_abs_error_dex"], accuracy["projected"]["p95_abs_error_dex"]
+    return {
+        "benchmark": "astro", "held_out": {"n": len(params), "latin_hypercube_seed": held_out_seed,
+                                           "training_seed": training_seed},
+        "time_grid": {"t_end_yr": float(emulator.times_yr[-1]), "n_out": len(emulator.times_yr)},
+        "accuracy": accuracy, "solver_seconds_per_trajectory": solver,
+        "emulator_seconds_per_trajectory_batch1024": batch_seconds["projected"],
+        "emulator_seconds_per_trajectory_batch1024_raw": batch_seconds["raw"],
+        "emulator_seconds_single_trajectory": single_seconds,
+        "speedup_batch1024": solver / batch_seconds["projected"], "speedup_single": solver / single_seconds,
+        "speedup_batch1024_raw": solver / batch_seconds["raw"],
+        "cpu_seconds": {"solver_per_trajectory": solver_cpu_median, "emulator_batch1024_per_trajectory": batch_cpu,
+                        "emulator_single_trajectory": single_cpu,
+                        "speedup_batch1024": solver_cpu_median / batch_cpu["projected"],
+                        "speedup_batch1024_raw": solver_cpu_median / batch_cpu["raw"],
+                        "speedup_single": solver_cpu_median / single_cpu},
+        "targets": {"median_le_0.1_dex": median <= 0.1, "p95_le_0.5_dex": p95 <= 0.5,
+                    "conservation_le_1pct": accuracy["projected"]["worst_conservation_error"] <= 0.01,
+                    "speedup_batch_ge_5000": solver / batch_seconds["projected"] >= 5000,
+                    "speedup_single_ge_100": solver / single_seconds >= 100},
+        "threads": 1, "device": str(emulator.device),
+    }
