@@ -80,7 +80,7 @@ def _resume_check(folder: Path) -> dict:
 @benchmark("scaleout")
 def bench_scaleout(args) -> dict:
     """Speed-up of 2 vs 1 Dask workers on an astrochemistry dataset, and kill-and-resume."""
-    n = 8
+    n = 16
     with tempfile.TemporaryDirectory(prefix="twinlab-scaleout-") as folder:
         folder = Path(folder)
         one = _astro_job(folder, 1, n, args.seed)
