@@ -22,7 +22,7 @@ NETWORK_KINDS = ("deep_ensemble", "mc_dropout", "laplace")
 class TrainConfig:
     """Size of the physics training set (rows after phase stratification), candidate oversampling, seed."""
 
-    rows: int = 20_000
+    rows: int = 12_000
     oversample: int = 2
     seed: int = 0
 
@@ -78,7 +78,7 @@ def train_all(config: TrainConfig, out_dir: Path = MODEL_DIR, kinds=NETWORK_KIND
 
     from engine.checkpoints import save_checkpoint
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # threads that wait on a shared, loaded CPU cost more than they gain
     split = make_split(config)
     cards = {}
     for kind in kinds:
