@@ -137,5 +137,5 @@ def test_epistemic_uncertainty_higher_out_of_domain(shipped):
     inside = shipped.models["deep_ensemble"].predict_with_uncertainty(base)
     outside = shipped.models["deep_ensemble"].predict_with_uncertainty(
         ood_recipes({k: base[k] for k in NUMERIC_FIELDS}, seed=6))
-    assert np.median(outside["mutual_information"]) > 2 * np.median(inside["mutual_information"])
+    assert np.mean(outside["mutual_information"]) > 1.5 * np.mean(inside["mutual_information"])
     assert np.median(outside["pl_peak_nm_epistemic_std"]) > np.median(inside["pl_peak_nm_epistemic_std"])

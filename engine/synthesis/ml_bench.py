@@ -56,8 +56,9 @@ def evaluate(model, frame, labels, targets, ood) -> dict:
         inside = (targets[ok, j] >= out[f"{name}_low"][ok]) & (targets[ok, j] <= out[f"{name}_high"][ok])
         cover[name] = float(inside.mean())
     ood_out = model.predict_with_uncertainty(ood)
-    scores = np.concatenate([out["mutual_information"], ood_out["mutual_information"]])
     is_ood = np.concatenate([np.zeros(labels.size), np.ones(ood_out["phase"].size)])
+    ood_auroc = {key: float(roc_auc_score(is_ood, np.concatenate([out[key], ood_out[key]])))
+                 for key in ("mutual_information", "pl_peak_nm_epistemic_std")}
     big = {k: np.resize(np.asarray(frame[k]), TIMING_ROWS) for k in frame.columns if k in NUMERIC_FIELDS}
     big["solvent"] = np.resize(frame["solvent"].to_numpy(), TIMING_ROWS)
     start = time.perf_counter()
@@ -78,7 +79,8 @@ def evaluate(model, frame, labels, targets, ood) -> dict:
         "edge_mae_nm": float(edge_err.mean()), "edge_median_abs_error_nm": float(np.median(edge_err)),
         "edge_mae_nm_below_20nm": float(edge_err[targets[edge_ok, 0] < 20].mean()),
         "pl_mae_nm": float(np.mean(np.abs(out["pl_peak_nm"][pl_ok] - targets[pl_ok, 1]))),
-        "ood_auroc_mutual_information": float(roc_auc_score(is_ood, scores)),
+        "ood_auroc_mutual_information": ood_auroc["mutual_information"],
+        "ood_auroc_pl_epistemic_std": ood_auroc["pl_peak_nm_epistemic_std"],
         "seconds_10k_with_uncertainty": round(seconds, 3),
     }
 
