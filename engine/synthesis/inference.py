@@ -39,7 +39,7 @@ def load_surrogates(model_dir: str | Path = MODEL_DIR, kinds=NETWORK_KINDS) -> S
     from engine.checkpoints import CheckpointError, load_checkpoint
     from engine.synthesis.models.estimators import ESTIMATORS
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # on a shared, loaded 2-core CPU a second thread mostly waits
     found = Surrogates()
     for kind in kinds:
         try:

@@ -128,7 +128,7 @@ def bench_synth_ml(args) -> dict:
     from engine.synthesis.models.estimators import GradientBoosting
     from engine.synthesis.train import TrainConfig, make_split
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # on a shared, loaded 2-core CPU a second thread mostly waits
     surrogates = load_surrogates()
     seed = next(iter(surrogates.cards.values()))["seed"] if surrogates.cards else args.seed
     split = make_split(TrainConfig(seed=seed))
