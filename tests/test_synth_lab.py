@@ -41,3 +41,25 @@ def test_file_level_errors_name_the_columns_and_limit():
         read_lab_csv(HEADER.replace("temperature_c", "temp_K") + GOOD)
     with pytest.raises(InputError, match="limit is 50 MB"):
         read_lab_csv(HEADER + GOOD * (MAX_BYTES // len(GOOD) + 1))
+
+
+def test_cusum_flags_a_shift_and_not_noise():
+    import numpy as np
+
+    from engine.synthesis.lab import cusum
+
+    rng = np.random.default_rng(1)  # h = 8 still alarms on ~1 in 8 steady series (see cusum's docstring)
+    steady = rng.normal(0, 1, 60)
+    assert cusum(steady)["alarm"] is None
+    shifted = np.concatenate([steady[:30], steady[30:] + 3.0])
+    alarm = cusum(shifted)["alarm"]
+    assert alarm is not None and 30 <= alarm <= 36
+
+
+def test_compare_with_twin_residuals():
+    from engine.synthesis.lab import compare_with_twin
+
+    example = read_lab_csv((ROOT / "data/synthesis/lab_example.csv").read_bytes()).valid
+    table = compare_with_twin(example)
+    assert list(table["twin_phase"]) == list(example["phase"])
+    assert abs(table["residual_pl_peak_nm"].iloc[0] - 2.0) < 0.1  # the example row 1 is the twin + 2 nm
