@@ -415,12 +415,82 @@ def models_tab() -> None:
         st.caption(f"Accuracy {data['accuracy']:.1%}, ECE {data['ece']:.3f} on recipes the model never saw.")
 
 
+def parity_figure(table, name: str, unit: str) -> go.Figure:
+    measured, twin = table[name], table[f"twin_{name}"]
+    both = np.isfinite(measured.to_numpy(float)) & np.isfinite(twin.to_numpy(float))
+    span = [float(min(measured[both].min(), twin[both].min())), float(max(measured[both].max(), twin[both].max()))] \
+        if both.any() else [0, 1]
+    fig = go.Figure([go.Scatter(x=span, y=span, mode="lines", line_dash="dash", line_color="#888", name="y = x"),
+                     go.Scatter(x=twin[both], y=measured[both], mode="markers", name="samples",
+                                text=table["sample_id"][both] if "sample_id" in table else None)])
+    fig.update_layout(title=f"Parity: {name.replace('_', ' ')}", xaxis_title=f"twin ({unit})",
+                      yaxis_title=f"measured ({unit})", height=380)
+    return fig
+
+
+def experiments_tab() -> None:
+    from engine.synthesis.lab import compare_with_twin, cusum, read_lab_csv
+    from engine.synthesis.train import MODEL_DIR
+
+    template = (MODEL_DIR.parents[1] / "data" / "synthesis" / "lab_template.csv").read_bytes()
+    example = (MODEL_DIR.parents[1] / "data" / "synthesis" / "lab_example.csv").read_bytes()
+    st.markdown("Import your lab results (CSV: recipe columns plus any of phase, PL peak, FWHM, edge length) to "
+                "compare them with the twin. Valid rows are kept; rejected rows are listed with the reason.")
+    left, right = st.columns(2)
+    left.download_button("Template CSV", template, file_name="lab_template.csv", mime="text/csv",
+                         icon=":material/download:", key="lab_template")
+    if right.button("Use the example file", key="lab_example", icon=":material/science:"):
+        st.session_state["lab_bytes"] = ("lab_example.csv", example)
+    upload = st.file_uploader("Lab results (CSV, up to 50 MB)", type=["csv"], key="lab_upload")
+    if upload is not None:
+        st.session_state["lab_bytes"] = (upload.name, upload.getvalue())
+    if "lab_bytes" not in st.session_state:
+        return
+    name, data = st.session_state["lab_bytes"]
+    with user_errors():
+        imported = read_lab_csv(data)
+        if imported.rejected:
+            st.warning(f"{len(imported.rejected)} problem(s); the affected rows were not imported. Fix them and "
+                       "upload again.", icon=":material/warning:")
+            import pandas as pd
+
+            st.dataframe(pd.DataFrame(imported.rejected), hide_index=True, width="stretch")
+        st.success(f"{len(imported.valid)} valid row(s) from {name}.", icon=":material/check_circle:")
+        if imported.valid.empty:
+            return
+        table = compare_with_twin(imported.valid)
+        cols = st.columns(2)
+        for col, (key, unit) in zip(cols, (("pl_peak_nm", "nm"), ("edge_length_nm", "nm")), strict=True):
+            if key in table:
+                col.plotly_chart(parity_figure(table, key, unit), width="stretch")
+        if "residual_pl_peak_nm" in table:
+            ordered = table.sort_values("date") if "date" in table else table
+            drift = cusum(ordered["residual_pl_peak_nm"].to_numpy(float))
+            fig = go.Figure([go.Scatter(y=drift["upper"], name="upper CUSUM"),
+                             go.Scatter(y=drift["lower"], name="lower CUSUM")])
+            fig.add_hline(y=8.0, line_dash="dash", annotation_text="decision limit h = 8")
+            fig.update_layout(title="Drift of PL residuals (measured − twin), in time order",
+                              xaxis_title="sample (time order)", yaxis_title="CUSUM (standard deviations)",
+                              height=360)
+            st.plotly_chart(fig, width="stretch")
+            if drift["alarm"] is None:
+                st.caption("No systematic drift of the PL residuals detected (two-sided CUSUM, k = 0.5, h = 8).")
+            else:
+                st.warning(f"Residual drift flagged at sample {drift['alarm'] + 1} (time order).",
+                           icon=":material/trending_up:")
+        st.dataframe(table, hide_index=True, width="stretch")
+        numeric = {c: table[c].to_numpy(float) for c in table.columns if table[c].dtype.kind in "fi"}
+        save_run_panel("synth.lab", f"Lab results: {name}", {"file": name, "rows": len(table)},
+                       metrics={"rows": len(table), "rejected_problems": len(imported.rejected)}, arrays=numeric,
+                       command="engine.synthesis.lab.read_lab_csv", key="synth_run_lab")
+
+
 st.title("Synthesis twin")
 st.caption("Hot-injection CsPbBr3 nanocrystals: Cs-oleate injected into PbBr2 with oleic acid and oleylamine. "
            "Classical nucleation (LaMer burst), growth and ripening by the method of moments, phase selection "
            "and optics grounded in the published chemistry.")
 recipe_values = sidebar_recipe()
-single, grid, designer, models = st.tabs(["One recipe", "Sweep", "Design", "Models"])
+single, grid, designer, models, mine = st.tabs(["One recipe", "Sweep", "Design", "Models", "My experiments"])
 with single:
     single_recipe_tab(recipe_values)
 with grid:
@@ -429,3 +499,5 @@ with designer:
     design_tab(recipe_values)
 with models:
     models_tab()
+with mine:
+    experiments_tab()

@@ -54,3 +54,11 @@ def test_missing_checkpoints_leave_the_page_physics_only(monkeypatch, tmp_path):
         assert {m.label: m.value for m in at.metric}["Most likely phase"] == "cube"
     finally:
         st.cache_resource.clear()
+
+
+def test_my_experiments_tab_with_the_example_file():
+    at = open_page("pages/synthesis.py")
+    at.button(key="lab_example").click().run()
+    assert not at.exception and not at.error
+    assert any("6 valid row(s)" in s.value for s in at.success)
+    assert any(c.value.startswith("No systematic drift") for c in at.caption)
