@@ -63,3 +63,17 @@ def test_compare_with_twin_residuals():
     table = compare_with_twin(example)
     assert list(table["twin_phase"]) == list(example["phase"])
     assert abs(table["residual_pl_peak_nm"].iloc[0] - 2.0) < 0.1  # the example row 1 is the twin + 2 nm
+
+
+def test_lab_rows_persist_in_the_run_store(tmp_path):
+    import numpy as np
+
+    from engine.runs import RunStore
+    from engine.synthesis.lab import compare_with_twin
+
+    table = compare_with_twin(read_lab_csv((ROOT / "data/synthesis/lab_example.csv").read_bytes()).valid)
+    arrays = {c: table[c].to_numpy(float) for c in table.columns if table[c].dtype.kind in "fi"}
+    url = f"sqlite:///{tmp_path}/runs.db"
+    run_id = RunStore(url).save("synth.lab", "lab", {"rows": len(table)}, arrays=arrays)
+    again = RunStore(url).get(run_id)  # a second store on the same database: what a restart would see
+    assert again.kind == "synth.lab" and np.allclose(again.arrays["pl_peak_nm"], arrays["pl_peak_nm"])
