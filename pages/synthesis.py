@@ -21,7 +21,7 @@ from engine.synthesis import (
     time_course,
 )
 from engine.synthesis.physics.optics import spectrum, wavelength_rgb
-from pages.common import user_errors
+from pages.common import save_run_panel, user_errors
 
 PHASE_COLOURS = {"cube": "#2ca02c", "platelet": "#1f77b4", "Cs4PbBr6": "#ff7f0e", "CsPb2Br5": "#9467bd",
                  "none": "#7f7f7f"}
@@ -40,6 +40,25 @@ def reset_recipe() -> None:
     for name in FIELD_SPECS:
         st.session_state[f"synth_{name}"] = float(getattr(LITERATURE_RECIPE, name))
     st.session_state["synth_solvent"] = LITERATURE_RECIPE.solvent
+
+
+@st.cache_resource(show_spinner="Loading the surrogate models…")
+def surrogates():
+    """Shipped surrogates, loaded once per server process (errors are kept, never raised)."""
+    from engine.synthesis.inference import load_surrogates
+
+    return load_surrogates()
+
+
+def surrogate_notice() -> tuple:
+    """``(kind, model)`` of the preferred surrogate, or a warning and ``(None, None)`` (physics-only)."""
+    loaded = surrogates()
+    kind, model = loaded.default()
+    if model is None:
+        st.warning("No surrogate model could be loaded, so the page works with the physics engine only. "
+                   + " ".join(loaded.errors.values()) + " Rebuild with `python -m engine train synth`.",
+                   icon=":material/warning:")
+    return kind, model
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -143,10 +162,16 @@ def single_recipe_tab(values: dict) -> None:
         left.plotly_chart(phase_bars(result), width="stretch")
         middle.plotly_chart(size_distribution(result), width="stretch")
         right.plotly_chart(pl_spectrum(result), width="stretch")
-        st.plotly_chart(lamer_plot(course), width="stretch")
+        course_fig = lamer_plot(course)
+        st.plotly_chart(course_fig, width="stretch")
         st.caption(f"Conversion of the limiting precursor at quench: {result['yield']:.0%}. Model and sources: "
                    "engine/synthesis (Protesescu 2015; Almeida 2018; Bekenstein 2015; Akkerman 2016; Palazon "
                    "2017; Balakrishnan & Kamat 2018). Trends are literature-grounded; absolute numbers are a model.")
+        flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in values.items())
+        metrics = {k: v for k, v in result.items() if isinstance(v, int | float) and v is not None}
+        save_run_panel("synth.simulate", f"Synthesis: {result['phase']} at {values['temperature_c']:g} °C", values,
+                       metrics=metrics, figures=[phase_bars(result), pl_spectrum(result), course_fig],
+                       command=f"python -m engine synth simulate {flags} --json", key="synth_run_one")
 
 
 def axis_controls(name: str, index: int, two_d: bool) -> tuple:
@@ -229,8 +254,15 @@ def sweep_tab(values: dict) -> None:
     axes, frame, seconds = st.session_state["sweep_result"]
     st.caption(f"{len(frame)} recipes simulated in {seconds:.1f} s; fields not swept are those of the sidebar "
                "recipe when the sweep was run.")
+    uncertainty = sweep_uncertainty(frame)
     if len(axes) == 2:
         st.plotly_chart(phase_map(frame, axes), width="stretch")
+        if uncertainty is not None:
+            left, right = st.columns(2)
+            left.plotly_chart(heatmap(uncertainty, axes, "entropy", "Surrogate predictive entropy",
+                                      "entropy (nats)", "Magma"), width="stretch")
+            right.plotly_chart(heatmap(uncertainty, axes, "mutual_information", "Surrogate epistemic uncertainty",
+                                       "mutual information (nats)", "Magma"), width="stretch")
         left, right = st.columns(2)
         left.plotly_chart(heatmap(frame, axes, "edge_length_nm", "Edge length", "edge length (nm)"),
                           width="stretch")
@@ -241,8 +273,216 @@ def sweep_tab(values: dict) -> None:
         left, right = st.columns(2)
         left.plotly_chart(probs, width="stretch")
         right.plotly_chart(optics, width="stretch")
+        if uncertainty is not None:
+            st.plotly_chart(uncertainty_lines(uncertainty, frame, axes[0][0]), width="stretch")
     st.download_button("Download sweep (CSV)", frame.to_csv(index=False).encode(), file_name="synthesis_sweep.csv",
                        mime="text/csv", icon=":material/download:")
+    flags = " ".join(f"--vary {n}={a}:{b}:{c}" for n, a, b, c in axes)
+    save_run_panel("synth.sweep", f"Synthesis sweep over {', '.join(a[0] for a in axes)}",
+                   {"axes": [list(a) for a in axes], "base": {k: v for k, v in frame.iloc[0].items()
+                                                             if k in FIELD_SPECS or k == "solvent"}},
+                   metrics={"recipes": len(frame), "seconds": seconds},
+                   arrays={k: frame[k].to_numpy(float) for k in ("edge_length_nm", "pl_peak_nm")},
+                   command=f"python -m engine synth sweep {flags} --out sweep.csv", key="synth_run_sweep")
+
+
+def sweep_uncertainty(frame):
+    """Surrogate entropy and mutual information at every sweep point (None when no surrogate is loaded)."""
+    import pandas as pd
+
+    kind, model = surrogates().default()
+    if model is None:
+        return None
+    out = model.predict_with_uncertainty(frame)
+    return pd.DataFrame({"entropy": out["entropy"], "mutual_information": out["mutual_information"]})
+
+
+def uncertainty_lines(uncertainty, frame, name: str) -> go.Figure:
+    fig = go.Figure([go.Scatter(x=frame[name], y=uncertainty["entropy"], name="predictive entropy"),
+                     go.Scatter(x=frame[name], y=uncertainty["mutual_information"], name="epistemic (mutual info)")])
+    fig.update_layout(title="Surrogate uncertainty along the sweep", xaxis_title=axis_title(name),
+                      yaxis_title="nats", height=360, legend=dict(orientation="h", y=-0.3))
+    return fig
+
+
+def design_tab(values: dict) -> None:
+    from engine.synthesis.design import PL_RANGE_NM, DesignTarget, design
+
+    st.markdown("Find recipes whose **physics-verified** PL peak hits a target: the surrogate screens thousands "
+                "of candidates, the physics engine checks the best ones and refines around them.")
+    kind, model = surrogate_notice()
+    if model is None:
+        return
+    cols = st.columns(4)
+    target_nm = cols[0].number_input("Target PL peak (nm)", PL_RANGE_NM[0], PL_RANGE_NM[1], 490.0, 1.0,
+                                     key="design_target")
+    phase = cols[1].selectbox("Phase", ("cube", "platelet"), key="design_phase")
+    cap = cols[2].number_input("Max FWHM (nm, 0 = no cap)", 0.0, 200.0, 0.0, 1.0, key="design_fwhm")
+    tolerance = cols[3].number_input("Tolerance (± nm)", 0.5, 20.0, 2.0, 0.5, key="design_tol")
+    fixed_names = st.multiselect("Keep these fields at the sidebar recipe", list(FIELD_SPECS) + ["solvent"],
+                                 format_func=lambda n: LABELS.get(n, "Solvent"), key="design_fix")
+    if st.button("Design recipes", type="primary", icon=":material/auto_fix_high:", key="design_run"):
+        with user_errors(), st.spinner("Searching on the surrogate and verifying with the physics…"):
+            target = DesignTarget(float(target_nm), phase, float(cap) or None, float(tolerance),
+                                  {n: values[n] for n in fixed_names})
+            st.session_state["design_result"] = (kind, design(model, target))
+    if "design_result" not in st.session_state:
+        return
+    used, result = st.session_state["design_result"]
+    if result["found"]:
+        st.success(f"Found recipes within ±{result['target']['tolerance_nm']:g} nm, verified by the physics "
+                   f"({result['physics_evaluations']} physics runs, {result['seconds']:.1f} s, surrogate {used}).",
+                   icon=":material/check_circle:")
+    else:
+        st.warning("No verified recipe within the tolerance; the closest verified ones are listed. Loosen the "
+                   "constraints or fix fewer fields.", icon=":material/warning:")
+    rows = [{**r["recipe"], "verified PL (nm)": r["verified"]["pl_peak_nm"],
+             "|error| (nm)": r["verified"]["abs_error_nm"], "verified FWHM (nm)": r["verified"]["pl_fwhm_nm"],
+             "edge (nm)": r["verified"]["edge_length_nm"], "predicted PL (nm)": r["predicted"]["pl_peak_nm"],
+             "90% interval (nm)": "{:.1f}–{:.1f}".format(*r["predicted"]["pl_interval_90_nm"]),
+             f"P({phase})": r["predicted"]["p_phase"], "epistemic (nats)": r["predicted"]["mutual_information_nats"]}
+            for r in result["recipes"]]
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    st.dataframe(table, width="stretch", hide_index=True)
+    st.download_button("Download designed recipes (CSV)", table.to_csv(index=False).encode(),
+                       file_name="synthesis_design.csv", mime="text/csv", icon=":material/download:")
+
+
+@st.cache_data(show_spinner=False)
+def reliability_data(kind: str, rows: int, seed: int) -> dict:
+    from engine.synthesis.dataset import build_dataset
+    from engine.synthesis.models import calibration as cal
+
+    frame, _ = build_dataset(rows, seed, oversample=2)
+    labels = frame["phase"].map({p: i for i, p in enumerate(PHASE_NAMES)}).to_numpy()
+    model = surrogates().models[kind]
+    proba = model.predict_proba(frame)
+    return {"bins": cal.reliability(proba, labels), "ece": cal.ece(proba, labels),
+            "accuracy": float(np.mean(proba.argmax(1) == labels))}
+
+
+def reliability_figure(bins: dict) -> go.Figure:
+    used = bins["count"] > 0
+    fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line_dash="dash", line_color="#888",
+                                name="perfect calibration"),
+                     go.Scatter(x=bins["confidence"][used], y=bins["accuracy"][used], mode="lines+markers",
+                                name="surrogate", text=[f"{c} recipes" for c in bins["count"][used]])])
+    fig.update_layout(title="Reliability diagram (after temperature scaling)", xaxis_title="confidence (top-class "
+                      "probability)", yaxis_title="accuracy (fraction correct)", height=420,
+                      xaxis_range=[0, 1.02], yaxis_range=[0, 1.02])
+    return fig
+
+
+def models_tab() -> None:
+    import json
+
+    from engine.synthesis.train import MODEL_DIR
+
+    loaded = surrogates()
+    for kind, error in loaded.errors.items():
+        st.error(f"{kind}: {error}", icon=":material/error:")
+    if not loaded.models:
+        st.info("Physics-only mode: no surrogate is available.", icon=":material/info:")
+        return
+    bench_file = MODEL_DIR / "bench_synth_ml.json"
+    if bench_file.is_file():
+        import pandas as pd
+
+        bench = json.loads(bench_file.read_text())
+        rows = {kind: {k: v for k, v in row.items() if not isinstance(v, dict)} for kind, row in bench["table"].items()}
+        st.subheader("Held-out benchmark, all methods side by side")
+        st.dataframe(pd.DataFrame(rows).T, width="stretch")
+        st.caption(f"`python -m engine bench synth-ml --json` on {bench['test_rows']} held-out physics recipes and "
+                   f"{bench['ood_rows']} out-of-range recipes (file {bench_file.name}).")
+    kind = st.selectbox("Model card", list(loaded.models), key="models_kind")
+    card = loaded.cards[kind]
+    cols = st.columns(4)
+    cols[0].metric("Validation accuracy", f"{card['metrics']['val_accuracy']:.1%}")
+    cols[1].metric("Validation ECE", f"{card['metrics']['val_ece']:.3f}")
+    cols[2].metric("Temperature", f"{card['metrics']['temperature']:.2f}")
+    cols[3].metric("Checkpoint", f"{card['bytes'] / 1e6:.2f} MB")
+    with st.expander("Full model card (JSON)"):
+        st.json(card)
+    if st.button("Reliability diagram on 2,000 fresh physics recipes", key="models_reliability",
+                 icon=":material/insights:"):
+        st.session_state["models_reliability_kind"] = kind
+    if st.session_state.get("models_reliability_kind") == kind:
+        with st.spinner("Simulating fresh recipes…"):
+            data = reliability_data(kind, 2000, 4242)
+        st.plotly_chart(reliability_figure(data["bins"]), width="stretch")
+        st.caption(f"Accuracy {data['accuracy']:.1%}, ECE {data['ece']:.3f} on recipes the model never saw.")
+
+
+def parity_figure(table, name: str, unit: str) -> go.Figure:
+    measured, twin = table[name], table[f"twin_{name}"]
+    both = np.isfinite(measured.to_numpy(float)) & np.isfinite(twin.to_numpy(float))
+    span = [float(min(measured[both].min(), twin[both].min())), float(max(measured[both].max(), twin[both].max()))] \
+        if both.any() else [0, 1]
+    fig = go.Figure([go.Scatter(x=span, y=span, mode="lines", line_dash="dash", line_color="#888", name="y = x"),
+                     go.Scatter(x=twin[both], y=measured[both], mode="markers", name="samples",
+                                text=table["sample_id"][both] if "sample_id" in table else None)])
+    fig.update_layout(title=f"Parity: {name.replace('_', ' ')}", xaxis_title=f"twin ({unit})",
+                      yaxis_title=f"measured ({unit})", height=380)
+    return fig
+
+
+def experiments_tab() -> None:
+    from engine.synthesis.lab import compare_with_twin, cusum, read_lab_csv
+    from engine.synthesis.train import MODEL_DIR
+
+    template = (MODEL_DIR.parents[1] / "data" / "synthesis" / "lab_template.csv").read_bytes()
+    example = (MODEL_DIR.parents[1] / "data" / "synthesis" / "lab_example.csv").read_bytes()
+    st.markdown("Import your lab results (CSV: recipe columns plus any of phase, PL peak, FWHM, edge length) to "
+                "compare them with the twin. Valid rows are kept; rejected rows are listed with the reason.")
+    left, right = st.columns(2)
+    left.download_button("Template CSV", template, file_name="lab_template.csv", mime="text/csv",
+                         icon=":material/download:", key="lab_template")
+    if right.button("Use the example file", key="lab_example", icon=":material/science:"):
+        st.session_state["lab_bytes"] = ("lab_example.csv", example)
+    upload = st.file_uploader("Lab results (CSV, up to 50 MB)", type=["csv"], key="lab_upload")
+    if upload is not None:
+        st.session_state["lab_bytes"] = (upload.name, upload.getvalue())
+    if "lab_bytes" not in st.session_state:
+        return
+    name, data = st.session_state["lab_bytes"]
+    with user_errors():
+        imported = read_lab_csv(data)
+        if imported.rejected:
+            st.warning(f"{len(imported.rejected)} problem(s); the affected rows were not imported. Fix them and "
+                       "upload again.", icon=":material/warning:")
+            import pandas as pd
+
+            st.dataframe(pd.DataFrame(imported.rejected), hide_index=True, width="stretch")
+        st.success(f"{len(imported.valid)} valid row(s) from {name}.", icon=":material/check_circle:")
+        if imported.valid.empty:
+            return
+        table = compare_with_twin(imported.valid)
+        cols = st.columns(2)
+        for col, (key, unit) in zip(cols, (("pl_peak_nm", "nm"), ("edge_length_nm", "nm")), strict=True):
+            if key in table:
+                col.plotly_chart(parity_figure(table, key, unit), width="stretch")
+        if "residual_pl_peak_nm" in table:
+            ordered = table.sort_values("date") if "date" in table else table
+            drift = cusum(ordered["residual_pl_peak_nm"].to_numpy(float))
+            fig = go.Figure([go.Scatter(y=drift["upper"], name="upper CUSUM"),
+                             go.Scatter(y=drift["lower"], name="lower CUSUM")])
+            fig.add_hline(y=8.0, line_dash="dash", annotation_text="decision limit h = 8")
+            fig.update_layout(title="Drift of PL residuals (measured − twin), in time order",
+                              xaxis_title="sample (time order)", yaxis_title="CUSUM (standard deviations)",
+                              height=360)
+            st.plotly_chart(fig, width="stretch")
+            if drift["alarm"] is None:
+                st.caption("No systematic drift of the PL residuals detected (two-sided CUSUM, k = 0.5, h = 8).")
+            else:
+                st.warning(f"Residual drift flagged at sample {drift['alarm'] + 1} (time order).",
+                           icon=":material/trending_up:")
+        st.dataframe(table, hide_index=True, width="stretch")
+        numeric = {c: table[c].to_numpy(float) for c in table.columns if table[c].dtype.kind in "fi"}
+        save_run_panel("synth.lab", f"Lab results: {name}", {"file": name, "rows": len(table)},
+                       metrics={"rows": len(table), "rejected_problems": len(imported.rejected)}, arrays=numeric,
+                       command="engine.synthesis.lab.read_lab_csv", key="synth_run_lab")
 
 
 st.title("Synthesis twin")
@@ -250,8 +490,14 @@ st.caption("Hot-injection CsPbBr3 nanocrystals: Cs-oleate injected into PbBr2 wi
            "Classical nucleation (LaMer burst), growth and ripening by the method of moments, phase selection "
            "and optics grounded in the published chemistry.")
 recipe_values = sidebar_recipe()
-single, grid = st.tabs(["One recipe", "Sweep"])
+single, grid, designer, models, mine = st.tabs(["One recipe", "Sweep", "Design", "Models", "My experiments"])
 with single:
     single_recipe_tab(recipe_values)
 with grid:
     sweep_tab(recipe_values)
+with designer:
+    design_tab(recipe_values)
+with models:
+    models_tab()
+with mine:
+    experiments_tab()

@@ -50,3 +50,27 @@ def test_dataset_command_writes_manifest(tmp_path, capsys):
     manifest = json.loads(capsys.readouterr().out)
     assert manifest["rows"] == 20 and manifest["seed"] == 3 and "class_balance" in manifest
     assert (tmp_path / "d.parquet.manifest.json").exists()
+
+
+def test_design_recipe_is_verified_by_the_physics(capsys):
+    from engine.synthesis import Recipe, simulate
+
+    assert main(["synth", "design", "--target-pl-nm", "490", "--phase", "cube", "--fix", "solvent=octadecene",
+                 "--top", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["found"] and len(out["recipes"]) == 3
+    best = out["recipes"][0]
+    assert best["recipe"]["solvent"] == "octadecene"
+    again = simulate(Recipe(**best["recipe"]))  # re-run the physics on the returned (rounded) recipe
+    assert again["phase"] == "cube" and abs(again["pl_peak_nm"] - 490.0) <= 2.0
+    low, high = best["predicted"]["pl_interval_90_nm"]
+    assert low < best["predicted"]["pl_peak_nm"] < high
+
+
+def test_design_bad_input_names_the_field(capsys):
+    assert main(["synth", "design", "--target-pl-nm", "490", "--phase", "none", "--json"]) == 2
+    assert "phase 'none'" in capsys.readouterr().err
+    assert main(["synth", "design", "--target-pl-nm", "700", "--json"]) == 2
+    assert "target_pl_nm" in capsys.readouterr().err
+    assert main(["synth", "design", "--target-pl-nm", "490", "--fix", "water_ppm=9000", "--json"]) == 2
+    assert "water_ppm" in capsys.readouterr().err

@@ -24,3 +24,41 @@ def test_bad_recipe_shows_error_and_reset_restores_literature():
     at.button(key="synth_reset").click().run()
     assert not at.exception and not at.error
     assert at.number_input(key="synth_temperature_c").value == 170.0
+
+
+def test_design_and_models_tabs():
+    at = open_page("pages/synthesis.py")
+    assert not at.exception
+    assert [t.label for t in at.tabs][:4] == ["One recipe", "Sweep", "Design", "Models"]
+    at.button(key="design_run").click().run()
+    assert not at.exception and not at.error
+    _, result = at.session_state["design_result"]
+    assert result["found"] and abs(result["recipes"][0]["verified"]["pl_peak_nm"] - 490.0) <= 2.0
+    assert any(m.label == "Validation accuracy" for m in at.metric)
+    at.button(key="models_reliability").click().run()
+    assert not at.exception and any("ECE" in c.value for c in at.caption)
+
+
+def test_missing_checkpoints_leave_the_page_physics_only(monkeypatch, tmp_path):
+    import streamlit as st
+
+    import engine.synthesis.inference as inference
+
+    original = inference.load_surrogates
+    monkeypatch.setattr(inference, "load_surrogates", lambda: original(tmp_path))
+    st.cache_resource.clear()
+    try:
+        at = open_page("pages/synthesis.py")
+        assert not at.exception
+        assert any("physics engine only" in w.value for w in at.warning)
+        assert {m.label: m.value for m in at.metric}["Most likely phase"] == "cube"
+    finally:
+        st.cache_resource.clear()
+
+
+def test_my_experiments_tab_with_the_example_file():
+    at = open_page("pages/synthesis.py")
+    at.button(key="lab_example").click().run()
+    assert not at.exception and not at.error
+    assert any("6 valid row(s)" in s.value for s in at.success)
+    assert any(c.value.startswith("No systematic drift") for c in at.caption)

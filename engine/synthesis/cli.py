@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.errors import InputError
 from engine.execution import add_execution_arguments
-from engine.synthesis import bench  # noqa: F401  (registers `bench synth`)
+from engine.synthesis import bench, ml_bench, train  # noqa: F401  (registers `bench synth|synth-ml`, `train synth`)
 from engine.synthesis.schemas import FIELD_SPECS, NUMERIC_FIELDS, SOLVENT_NAMES, recipe_from_mapping
 
 
@@ -68,6 +68,18 @@ def _dataset(args: argparse.Namespace) -> dict:
     return write_dataset(frame, manifest, args.out)
 
 
+def _design(args: argparse.Namespace) -> dict:
+    from engine.errors import InputError
+    from engine.synthesis.design import DesignTarget, design, parse_fix
+    from engine.synthesis.inference import load_surrogates
+
+    target = DesignTarget(args.target_pl_nm, args.phase, args.max_fwhm_nm, args.tolerance_nm, parse_fix(args.fix))
+    surrogates = load_surrogates(kinds=(args.model,))
+    if args.model not in surrogates.models:
+        raise InputError(f"surrogate {args.model!r} cannot be loaded: {surrogates.errors.get(args.model)}")
+    return design(surrogates.models[args.model], target, top=args.top, seed=args.seed)
+
+
 def register(subparsers) -> None:
     group = subparsers.add_parser("synth", help="perovskite synthesis twin: simulate, sweep, dataset")
     sub = group.add_subparsers(dest="synth_command", required=True, metavar="SUBCOMMAND")
@@ -91,3 +103,16 @@ def register(subparsers) -> None:
     data.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     data.add_argument("--out", required=True, help="output .parquet (manifest written next to it)")
     data.set_defaults(func=_dataset, as_json=True)
+
+    inv = sub.add_parser("design", help="inverse design: recipes hitting a PL target, verified by the physics")
+    inv.add_argument("--target-pl-nm", type=float, required=True, help="target PL peak [400-530 nm]")
+    inv.add_argument("--phase", default="cube", help="cube (default) or platelet")
+    inv.add_argument("--max-fwhm-nm", type=float, default=None, help="optional FWHM cap (nm)")
+    inv.add_argument("--tolerance-nm", type=float, default=2.0, help="accepted |PL error| (nm, default 2)")
+    inv.add_argument("--fix", action="append", default=[], metavar="FIELD=VALUE", help="pin a recipe field")
+    inv.add_argument("--model", default="deep_ensemble", choices=("deep_ensemble", "mc_dropout", "laplace"),
+                     help="surrogate used for the search (default deep_ensemble)")
+    inv.add_argument("--top", type=int, default=5, help="recipes returned (default 5)")
+    inv.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    inv.add_argument("--json", dest="as_json", action="store_true", help="print JSON (the default output)")
+    inv.set_defaults(func=_design)

@@ -1,0 +1,1 @@
+"""Uncertainty-aware surrogates of the synthesis twin (see :mod:`.estimators`) and calibration metrics."""

@@ -1,0 +1,72 @@
+"""Calibration and uncertainty metrics (pure numpy): entropy, mutual information, ECE, Brier, NLL,
+reliability bins, temperature scaling and a Gaussian interval scale fitted on validation data."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax, softmax
+
+Z90 = 1.6448536269514722  # two-sided 90 % Gaussian quantile
+
+
+def entropy(probs: np.ndarray) -> np.ndarray:
+    """Shannon entropy (nats) of each row of ``probs`` (N, K)."""
+    return -np.sum(probs * np.log(np.clip(probs, 1e-12, 1.0)), axis=-1)
+
+
+def mean_and_mutual_information(sample_logits: np.ndarray, temperature: float = 1.0):
+    """From sampled logits (S, N, K): mean probabilities, predictive entropy and mutual information
+    (entropy of the mean minus the mean entropy: the epistemic part), all in nats."""
+    probs = softmax(sample_logits / temperature, axis=-1)
+    mean = probs.mean(axis=0)
+    total = entropy(mean)
+    return mean, total, np.maximum(total - entropy(probs).mean(axis=0), 0.0)
+
+
+def nll(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Mean negative log-likelihood (nats) of the true labels."""
+    return float(-np.mean(np.log(np.clip(probs[np.arange(labels.size), labels], 1e-12, 1.0))))
+
+
+def brier(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Multi-class Brier score: mean squared distance to the one-hot label (0 best, 2 worst)."""
+    onehot = np.eye(probs.shape[1])[labels]
+    return float(np.mean(np.sum((probs - onehot) ** 2, axis=1)))
+
+
+def reliability(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> dict:
+    """Confidence-binned accuracy: per bin the mean confidence, accuracy and count (equal-width bins)."""
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == labels
+    index = np.minimum((confidence * bins).astype(int), bins - 1)
+    count = np.bincount(index, minlength=bins)
+    with np.errstate(invalid="ignore"):
+        conf = np.bincount(index, confidence, bins) / count
+        acc = np.bincount(index, correct.astype(float), bins) / count
+    return {"confidence": conf, "accuracy": acc, "count": count}
+
+
+def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    """Expected calibration error of the top-class confidence (equal-width bins)."""
+    rel = reliability(probs, labels, bins)
+    used = rel["count"] > 0
+    gaps = np.abs(rel["confidence"][used] - rel["accuracy"][used])
+    return float(np.sum(gaps * rel["count"][used]) / labels.size)
+
+
+def fit_temperature(sample_logits: np.ndarray, labels: np.ndarray) -> float:
+    """Temperature T > 0 minimising the NLL of the mean of softmax(logits / T) over the samples (S, N, K)."""
+    def loss(log_t: float) -> float:
+        t = np.exp(log_t)
+        logp = log_softmax(sample_logits / t, axis=-1)
+        mean_logp = np.log(np.mean(np.exp(logp), axis=0) + 1e-300)
+        return float(-np.mean(mean_logp[np.arange(labels.size), labels]))
+
+    return float(np.exp(minimize_scalar(loss, bounds=(-3.0, 3.0), method="bounded").x))
+
+
+def fit_interval_scale(mean: np.ndarray, std: np.ndarray, target: np.ndarray, coverage: float = 0.9) -> float:
+    """Factor c such that mean ± c·Z90·std covers ``coverage`` of the validation targets."""
+    ratio = np.abs(target - mean) / np.maximum(std, 1e-12)
+    return float(np.quantile(ratio[np.isfinite(ratio)], coverage) / Z90)

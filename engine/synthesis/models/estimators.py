@@ -1,0 +1,291 @@
+"""Uncertainty-aware surrogates of the synthesis physics with the scikit-learn estimator API.
+
+Each estimator predicts the phase (5 classes) and two regression targets, ``edge_length_nm`` (modelled in
+log space) and ``pl_peak_nm`` (defined for cube and platelet only). ``fit(X, y, targets=, eval_set=)``
+takes recipe columns ``X`` (DataFrame or dict), phase indices ``y`` and targets (N, 2) with NaN where
+undefined; the eval set drives early stopping and then the calibration: a temperature for the class
+probabilities and one scale per regression target so that the 90 % intervals cover 90 % of it.
+``predict_with_uncertainty(X)`` returns the calibrated probabilities, predictive entropy and mutual
+information (epistemic part, nats) and, per target, mean, 90 % interval and epistemic standard deviation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_limits
+
+from engine.synthesis.features import feature_pipeline, pipeline_from_state, pipeline_state
+from engine.synthesis.models import calibration as cal
+from engine.synthesis.models.nets import N_CLASSES, MultiTaskNet, NetConfig, train_net
+
+TARGETS = ("edge_length_nm", "pl_peak_nm")
+
+
+def encode_targets(targets: np.ndarray) -> np.ndarray:
+    """Model space of the targets: (ln edge length, PL peak nm); NaN stays NaN."""
+    out = np.array(targets, dtype=float, copy=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[:, 0] = np.log(out[:, 0])
+    return out
+
+
+class UncertaintyEstimator(ClassifierMixin, BaseEstimator):
+    """Shared fit/calibrate/predict logic; subclasses implement ``_fit_core`` and ``_samples``."""
+
+    def fit(self, X, y, targets=None, eval_set=None):
+        y = np.asarray(y, dtype=np.int64)
+        targets = np.full((y.size, 2), np.nan) if targets is None else np.asarray(targets, dtype=float)
+        if eval_set is None:
+            idx_tr, idx_va = train_test_split(np.arange(y.size), test_size=0.2, stratify=y,
+                                              random_state=self.seed)
+            take = (lambda X, idx: X.iloc[idx]) if hasattr(X, "iloc") else (
+                lambda X, idx: {k: np.asarray(v)[idx] for k, v in X.items()})
+            eval_set = (take(X, idx_va), y[idx_va], targets[idx_va])
+            X, y, targets = take(X, idx_tr), y[idx_tr], targets[idx_tr]
+        self.classes_ = np.arange(N_CLASSES)
+        self.features_ = feature_pipeline().fit(X)
+        z = encode_targets(targets)
+        self.target_mean_ = np.nanmean(z, axis=0)
+        self.target_std_ = np.nanstd(z, axis=0)
+        x_va, y_va, t_va = eval_set
+        self.history_ = self._fit_core(self.features_.transform(X), y, self._scale(z),
+                                       self.features_.transform(x_va), np.asarray(y_va),
+                                       self._scale(encode_targets(np.asarray(t_va, dtype=float))))
+        self.temperature_, self.interval_scale_ = 1.0, np.ones(2)
+        self.calibrate(x_va, y_va, t_va)
+        return self
+
+    def _scale(self, z: np.ndarray) -> np.ndarray:
+        return (z - self.target_mean_) / self.target_std_
+
+    def calibrate(self, X, y, targets) -> dict:
+        """Fit the temperature and the interval scales on held-out data; returns metrics before/after."""
+        logits, mean, var = self._samples(self.features_.transform(X))
+        y = np.asarray(y)
+        before, _, _ = cal.mean_and_mutual_information(logits)
+        self.temperature_ = cal.fit_temperature(logits, y)
+        after, _, _ = cal.mean_and_mutual_information(logits, self.temperature_)
+        mu, std = self._moments(mean, var)
+        z = self._scale(encode_targets(np.asarray(targets, dtype=float)))
+        for j in range(2):
+            ok = np.isfinite(z[:, j])
+            self.interval_scale_[j] = cal.fit_interval_scale(mu[ok, j], std[ok, j], z[ok, j])
+        return {"temperature": self.temperature_, "ece_before": cal.ece(before, y), "ece_after": cal.ece(after, y)}
+
+    @staticmethod
+    def _moments(mean: np.ndarray, var: np.ndarray):
+        """Mixture mean and total std over samples (S, N, 2), standardised units."""
+        mu = mean.mean(axis=0)
+        return mu, np.sqrt(var.mean(axis=0) + mean.var(axis=0))
+
+    def predict_with_uncertainty(self, X) -> dict:
+        logits, mean, var = self._samples(self.features_.transform(X))
+        proba, total, mutual = cal.mean_and_mutual_information(logits, self.temperature_)
+        mu, std = self._moments(mean, var)
+        epistemic = mean.std(axis=0)
+        out = {"proba": proba, "phase": proba.argmax(axis=1), "entropy": total, "mutual_information": mutual}
+        for j, name in enumerate(TARGETS):
+            centre = mu[:, j] * self.target_std_[j] + self.target_mean_[j]
+            half = cal.Z90 * self.interval_scale_[j] * std[:, j] * self.target_std_[j]
+            back = np.exp if j == 0 else (lambda v: v)
+            out[name] = back(centre)
+            out[f"{name}_low"], out[f"{name}_high"] = back(centre - half), back(centre + half)
+            out[f"{name}_epistemic_std"] = epistemic[:, j] * self.target_std_[j]
+        return out
+
+    def predict_proba(self, X) -> np.ndarray:
+        return self.predict_with_uncertainty(X)["proba"]
+
+    def predict(self, X) -> np.ndarray:
+        return self.predict_proba(X).argmax(axis=1)
+
+
+class _TorchEstimator(UncertaintyEstimator):
+    """Common state handling of the network-based estimators."""
+
+    kind = ""
+
+    def _forward(self, net: MultiTaskNet, x: np.ndarray):
+        with torch.no_grad():
+            logits, mean, logvar, hidden = net(torch.as_tensor(x, dtype=torch.float32))
+        return logits.numpy(), mean.numpy(), logvar.exp().numpy(), hidden.numpy()
+
+    def state(self) -> dict:
+        """Weights-only checkpoint state (tensors and plain values)."""
+        return {"kind": self.kind, "params": self.get_params(), "n_in": int(self.features_[-1].n_features_in_),
+                "features": {k: torch.tensor(v) for k, v in pipeline_state(self.features_).items()},
+                "target_mean": torch.tensor(self.target_mean_), "target_std": torch.tensor(self.target_std_),
+                "temperature": float(self.temperature_), "interval_scale": torch.tensor(self.interval_scale_),
+                "nets": [net.state_dict() for net in self.nets_], **self._extra_state()}
+
+    def _extra_state(self) -> dict:
+        return {}
+
+    def _load_extra(self, state: dict) -> None:
+        return None
+
+    @classmethod
+    def from_state(cls, state: dict):
+        model = cls(**state["params"])
+        model.classes_ = np.arange(N_CLASSES)
+        model.features_ = pipeline_from_state({k: v.numpy() for k, v in state["features"].items()})
+        model.target_mean_, model.target_std_ = state["target_mean"].numpy(), state["target_std"].numpy()
+        model.temperature_, model.interval_scale_ = state["temperature"], state["interval_scale"].numpy()
+        config = model._config()
+        model.nets_ = []
+        for weights in state["nets"]:
+            net = MultiTaskNet(state["n_in"], config.width, config.depth, config.dropout)
+            net.load_state_dict(weights)
+            net.eval()
+            model.nets_.append(net)
+        model._load_extra(state)
+        return model
+
+    def _config(self) -> NetConfig:
+        return NetConfig(width=self.width, depth=self.depth, dropout=self.dropout, max_epochs=self.max_epochs)
+
+
+class DeepEnsemble(_TorchEstimator):
+    """``n_members`` independently initialised and shuffled networks; uncertainty from their disagreement."""
+
+    kind = "deep_ensemble"
+
+    def __init__(self, n_members: int = 5, width: int = 64, depth: int = 3, dropout: float = 0.05,
+                 max_epochs: int = 40, seed: int = 0):
+        self.n_members, self.width, self.depth, self.dropout = n_members, width, depth, dropout
+        self.max_epochs, self.seed = max_epochs, seed
+
+    def _fit_core(self, x, y, t, xv, yv, tv):
+        fits = [train_net(x, y, t, xv, yv, tv, self._config(), self.seed * 1000 + m) for m in range(self.n_members)]
+        self.nets_ = [net for net, _ in fits]
+        return [h for _, h in fits]
+
+    def _samples(self, x):
+        outs = [self._forward(net, x) for net in self.nets_]
+        return tuple(np.stack([o[i] for o in outs]) for i in range(3))
+
+
+class MCDropout(_TorchEstimator):
+    """One network with dropout kept on at prediction: ``n_samples`` stochastic passes (seeded)."""
+
+    kind = "mc_dropout"
+
+    def __init__(self, n_samples: int = 30, width: int = 64, depth: int = 3, dropout: float = 0.1,
+                 max_epochs: int = 40, seed: int = 0):
+        self.n_samples, self.width, self.depth, self.dropout = n_samples, width, depth, dropout
+        self.max_epochs, self.seed = max_epochs, seed
+
+    def _fit_core(self, x, y, t, xv, yv, tv):
+        net, history = train_net(x, y, t, xv, yv, tv, self._config(), self.seed)
+        self.nets_ = [net]
+        return [history]
+
+    def _samples(self, x):
+        net = self.nets_[0]
+        net.eval()
+        for module in net.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.train()
+        torch.manual_seed(self.seed)
+        xt = torch.as_tensor(x, dtype=torch.float32).repeat(self.n_samples, 1)  # one batched pass
+        with torch.no_grad():
+            logits, mean, logvar, _ = net(xt)
+        net.eval()
+        shape = (self.n_samples, x.shape[0], -1)
+        return logits.reshape(shape).numpy(), mean.reshape(shape).numpy(), logvar.exp().reshape(shape).numpy()
+
+
+class LastLayerLaplace(_TorchEstimator):
+    """Bayesian last layer: a Laplace (generalised Gauss–Newton) posterior over the phase head of a MAP
+    network, prior precision chosen on validation NLL; ``n_samples`` weight samples at prediction.
+    Regression intervals come from the heteroscedastic heads (no epistemic part for them)."""
+
+    kind = "laplace"
+    PRIORS = (0.01, 0.1, 1.0, 10.0, 100.0)
+
+    def __init__(self, n_samples: int = 30, width: int = 64, depth: int = 3, dropout: float = 0.05,
+                 max_epochs: int = 40, seed: int = 0):
+        self.n_samples, self.width, self.depth, self.dropout = n_samples, width, depth, dropout
+        self.max_epochs, self.seed = max_epochs, seed
+
+    def _fit_core(self, x, y, t, xv, yv, tv):
+        net, history = train_net(x, y, t, xv, yv, tv, self._config(), self.seed)
+        self.nets_ = [net]
+        logits, _, _, hidden = self._forward(net, x)
+        phi = np.hstack([hidden, np.ones((hidden.shape[0], 1))])
+        p = np.exp(logits - logits.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        lam = p[:, :, None] * (np.eye(N_CLASSES)[None] - p[:, None, :])  # (N, K, K) = diag(p) − p pᵀ
+        k, d = N_CLASSES, phi.shape[1]
+        self.ggn_ = np.einsum("nkl,nd,ne->kdle", lam, phi, phi, optimize=True).reshape(k * d, k * d)
+        best = np.inf
+        for prior in self.PRIORS:
+            self._set_posterior(prior)
+            nll = cal.nll(cal.mean_and_mutual_information(self._samples(xv)[0])[0], yv)
+            if nll < best:
+                best, choice = nll, prior
+        self._set_posterior(choice)
+        self.prior_precision_ = choice
+        return [history | {"prior_precision": choice}]
+
+    def _set_posterior(self, prior: float) -> None:
+        precision = self.ggn_ + prior * np.eye(self.ggn_.shape[0])
+        self.cov_chol_ = np.linalg.cholesky(np.linalg.inv(precision))
+
+    def _extra_state(self) -> dict:
+        return {"cov_chol": torch.tensor(self.cov_chol_), "prior_precision": float(self.prior_precision_)}
+
+    def _load_extra(self, state: dict) -> None:
+        self.cov_chol_, self.prior_precision_ = state["cov_chol"].numpy(), state["prior_precision"]
+
+    def _samples(self, x):
+        net = self.nets_[0]
+        _, mean, var, hidden = self._forward(net, x)
+        phi = np.hstack([hidden, np.ones((hidden.shape[0], 1))])
+        head = net.logits
+        theta = torch.cat([head.weight, head.bias[:, None]], dim=1).detach().numpy().ravel()
+        noise = np.random.default_rng(self.seed).standard_normal((self.n_samples, theta.size))
+        weights = (theta + noise @ self.cov_chol_.T).reshape(self.n_samples, N_CLASSES, -1)
+        logits = np.einsum("nd,skd->snk", phi, weights, optimize=True)
+        return logits, mean[None], var[None]
+
+
+class GradientBoosting(UncertaintyEstimator):
+    """Baseline: scikit-learn histogram gradient boosting (balanced classes) and quantile regressors for the
+    5 % / 50 % / 95 % levels. No epistemic part: the mutual information is zero by construction."""
+
+    kind = "gradient_boosting"
+
+    def __init__(self, max_iter: int = 300, seed: int = 0):
+        self.max_iter, self.seed = max_iter, seed
+
+    def _fit_core(self, x, y, t, xv, yv, tv):
+        with threadpool_limits(1):  # OpenMP spinning on a shared CPU costs far more than it gains here
+            return self._fit_boosters(x, y, t)
+
+    def _fit_boosters(self, x, y, t):
+        common = {"max_iter": self.max_iter, "random_state": self.seed, "early_stopping": True}
+        self.classifier_ = HistGradientBoostingClassifier(class_weight="balanced", **common).fit(x, y)
+        self.regressors_ = []
+        for j in range(2):
+            ok = np.isfinite(t[:, j])
+            self.regressors_.append([HistGradientBoostingRegressor(loss="quantile", quantile=q, **common)
+                                     .fit(x[ok], t[ok, j]) for q in (0.05, 0.5, 0.95)])
+        return []
+
+    def _samples(self, x):
+        with threadpool_limits(1):
+            return self._predict_boosters(x)
+
+    def _predict_boosters(self, x):
+        logits = np.log(np.clip(self.classifier_.predict_proba(x), 1e-12, 1.0))[None]
+        q = np.stack([np.column_stack([r.predict(x) for r in regs]) for regs in self.regressors_], axis=1)
+        std = np.maximum(q[:, :, 2] - q[:, :, 0], 1e-6) / (2 * cal.Z90)
+        return logits, q[None, :, :, 1], (std**2)[None]
+
+
+ESTIMATORS = {cls.kind: cls for cls in (DeepEnsemble, MCDropout, LastLayerLaplace, GradientBoosting)}
