@@ -81,9 +81,8 @@ def _emit(result, args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the command; returns the process exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         _emit(args.func(args), args)
     except TwinLabError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -25,10 +25,11 @@ from engine.registry import benchmark
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# The script has finished and nothing on the page is a placeholder or stale (left over from a rerun).
 RENDERED_JS = (
     "() => { const app = document.querySelector(\"[data-testid='stApp']\");"
     " return app && app.dataset.testScriptState === 'notRunning'"
-    " && !document.querySelector(\"[data-testid='stSkeleton']\"); }"
+    " && !document.querySelector(\"[data-testid='stSkeleton'], [data-stale='true']\"); }"
 )
 # Records when the script next finishes after having started (page clock, ms) into window.__rerunDone.
 WATCH_RERUN_JS = """() => { window.__rerunDone = null; let started = false;
@@ -80,8 +81,18 @@ def _render_time(page, url: str) -> float:
     begin = time.perf_counter()
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector("[data-testid='stMain']", timeout=120_000)
-    page.wait_for_function(RENDERED_JS, timeout=120_000)
+    wait_until_settled(page, 120_000)
     return time.perf_counter() - begin
+
+
+def wait_until_settled(page, timeout_ms: int = 60_000, quiet_ms: int = 400) -> None:
+    """Wait until the app has rendered and is still rendered ``quiet_ms`` later (a rerun may follow a run)."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        page.wait_for_function(RENDERED_JS, timeout=max(1, int((deadline - time.monotonic()) * 1000)))
+        page.wait_for_timeout(quiet_ms)
+        if page.evaluate(RENDERED_JS):
+            return
 
 
 def _input_change_ms(page, repeats: int = 5) -> list[float]:

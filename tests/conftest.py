@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from engine.errors import TwinLabError
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS, RENDERED_JS, ROOT, free_port, serve_app
+from engine.ui_bench import wait_until_settled
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, serve_app
 
 __all__ = ["ROOT", "free_port", "wait_for_render"]
 
@@ -41,5 +42,4 @@ def browser():
 def wait_for_render(page, timeout_ms: int = 60_000) -> None:
     """Wait until Streamlit has drawn the page and finished running its script."""
     page.wait_for_selector("[data-testid='stMain']", timeout=timeout_ms)
-    page.wait_for_function(RENDERED_JS, timeout=timeout_ms)
-    page.wait_for_timeout(500)
+    wait_until_settled(page, timeout_ms)
