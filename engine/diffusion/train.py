@@ -10,7 +10,6 @@ the best weights are kept. Checkpoints are plain dicts of tensors and JSON-able 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.checkpoints import CheckpointError, verified_torch_load
+from engine.checkpoints import CheckpointError, sha256_of, verified_torch_load
 from engine.diffusion.datasets import DatasetSpec, generate, make_spec
 from engine.diffusion.graphs import Graph, from_edges
 from engine.diffusion.models import Denoiser, EpsNet, NetConfig, mode_variance, parameter_count, torch_threads
@@ -219,7 +218,7 @@ def save_checkpoint(path: Path, net: Denoiser, cfg: TrainConfig, spec: DatasetSp
                "edges": torch.tensor(spec.graph.edges), "positions": torch.tensor(spec.graph.positions)}
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(payload, path)
-    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    sha = sha256_of(path)
     path.with_suffix(".json").write_text(json.dumps({"file": path.name, "sha256": sha}, indent=2) + "\n")
     return sha
 

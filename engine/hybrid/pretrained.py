@@ -6,13 +6,13 @@ before loading it with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
+from engine.checkpoints import sha256_of
 from engine.errors import InputError
 from engine.hybrid.experiment import PartialPhysicsConfig, run
 from engine.hybrid.hybrid import HybridModel
@@ -23,10 +23,6 @@ from engine.registry import trainer
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "hybrid"
 FILES = {"physical": "physical.pt", "neural": "neural.pt", "hybrid": "hybrid.pt"}  # U-Net is the shipped neural
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _card(config: PartialPhysicsConfig, result: dict, directory: Path) -> dict:
@@ -40,7 +36,7 @@ def _card(config: PartialPhysicsConfig, result: dict, directory: Path) -> dict:
         "config": json.loads(json.dumps(asdict(config), default=str)),
         "metrics": {"test_nrmse": result["test_nrmse"], "physical_nu": result["physical_nu"],
                     "hybrid_nu": result["hybrid_nu"], "hybrid_cycles": result["hybrid_history"]},
-        "files": {name: {"path": file, "sha256": sha256(directory / file)} for name, file in FILES.items()},
+        "files": {name: {"path": file, "sha256": sha256_of(directory / file)} for name, file in FILES.items()},
         "reproduce": "python -m engine train pde",
     }
 
@@ -66,7 +62,7 @@ def load(directory: Path = MODEL_DIR) -> tuple[dict[str, torch.nn.Module], dict]
     card = json.loads(card_path.read_text())
     for entry in card["files"].values():
         path = directory / entry["path"]
-        if not path.is_file() or sha256(path) != entry["sha256"]:
+        if not path.is_file() or sha256_of(path) != entry["sha256"]:
             raise InputError(f"checkpoint {path} is missing or does not match its sha256 in card.json.")
     config = PartialPhysicsConfig(seed=card["seed"])
     grid = Grid((config.nx,))
