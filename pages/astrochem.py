@@ -23,7 +23,7 @@ from engine.astrochem.physics import (
 )
 from engine.astrochem.solver import solve
 from engine.checkpoints import CheckpointError
-from pages.common import save_run_panel, user_errors
+from pages.common import restore_run, save_run_panel, user_errors
 
 DEFAULT_SPECIES = ["CO", "HCO+", "H2O", "OH", "NH3", "N2H+", "CS", "e-", "C+", "C"]
 FLOOR = 1e-16  # abundances below this are not drawn on the log axis
@@ -277,7 +277,28 @@ def _drift(network, abundances) -> float:
 
     return conservation_error(network, abundances, initial_abundances(network))
 
+def _nearest(stops: list[float], exponent: float) -> float:
+    return min(stops, key=lambda stop: abs(stop - exponent))
+
+
+def seed_solver(run) -> None:
+    """Solver controls from a saved solver run; the (about 1 s) integration runs again."""
+    st.session_state["astro_mode"] = "Solver"
+    for name, _label, low, high, default in SLIDERS:
+        st.session_state[f"astro_{name}"] = _nearest(log_stops(low, high, default), np.log10(run.params[name]))
+    st.session_state.update(astro_t_end=float(run.params["t_end_yr"]), astro_elements=run.params["elements"],
+                            astro_autorun=True)
+
+
+def seed_emulator(run) -> None:
+    """Emulator controls from a saved emulator run (the rollout takes milliseconds)."""
+    st.session_state["astro_mode"] = "Emulator"
+    for name in LABELS:
+        st.session_state[f"astro_em_{name}"] = _nearest(box_stops(name), np.log10(run.params[name]))
+
+
 st.title("Astrochemistry")
+restore_run("pages/astrochem.py", {"astrochem-solver": seed_solver, "astrochem-emulator": seed_emulator})
 mode = st.sidebar.radio("Mode", ["Solver", "Emulator"], horizontal=True, key="astro_mode",
                         help="Solver: integrate the rate equations (about a second per cloud). Emulator: the "
                              "pretrained neural emulator, milliseconds per cloud, inside the training box only.")
@@ -305,7 +326,7 @@ with st.sidebar:
                             help="dense: UCLCHEM dense-cloud set (S 3.5e-6, Mg 2.3e-6 of n_H); low-metal: S 8e-8, "
                                  "Mg 7e-9 (Wakelam & Herbst 2008), which lowers the electron fraction")
     run_clicked = st.button("Run solver", type="primary", icon=":material/play_arrow:", key="astro_run",
-                            width="stretch")
+                            width="stretch") or st.session_state.pop("astro_autorun", False)
 
 runs: dict = st.session_state.setdefault("astro_runs", {})
 trajectory = None

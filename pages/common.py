@@ -1,7 +1,10 @@
-"""Shared page helpers (UI only): asset paths, a cached system description, error display."""
+"""Shared page helpers (UI only): asset paths, a cached system description, error display, saving runs and
+reopening them from a ``?run=ID`` link."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -38,6 +41,13 @@ PAGE_TABLE = [
     ("pages/hybrid_pde.py", "Hybrid PDE", ":material/waves:", "hybrid_pde"),
     ("pages/runs.py", "Runs", ":material/history:", "runs"),
 ]
+
+
+# run kind family (its name up to the first "." or "-") -> the page that makes and reopens runs of that family
+RUN_PAGES = {"synth": "pages/synthesis.py", "astrochem": "pages/astrochem.py", "diffusion": "pages/diffusion.py",
+             "pde": "pages/hybrid_pde.py", "hybrid": "pages/hybrid_pde.py"}
+_RESTORED = "_twinlab_restored_run"  # session key: id of the run whose parameters were last seeded into widgets
+_RUN_CACHE = "_twinlab_linked_run"  # session key: the Run object of the open link
 
 
 @st.cache_resource
@@ -96,3 +106,114 @@ def user_errors():
         yield
     except TwinLabError as error:
         st.error(str(error), icon=":material/error:")
+
+
+def run_page(kind: str) -> str | None:
+    """The page script that reopens runs of ``kind`` (None when no twin page owns it)."""
+    return RUN_PAGES.get(re.split(r"[.-]", kind, maxsplit=1)[0])
+
+
+def open_run(run_id: str, kind: str) -> None:
+    """Go to the page that made a run with ``?run=ID``; that page restores its parameters and results."""
+    st.session_state.pop(_RESTORED, None)  # reopening the same run seeds its parameters again
+    st.switch_page(run_page(kind), query_params={"run": run_id})
+
+
+def restore_run(page: str, seeders: dict[str, Callable | None]):
+    """Reopen the run named by the ``?run=ID`` link on twin page ``page``; returns it, else None.
+
+    Call it before the page creates its widgets. ``seeders`` maps each run kind the page can restore to a
+    function ``seed(run)`` writing the run's parameters into the widgets' ``st.session_state`` keys (None:
+    the kind's controls cannot be restored, e.g. an uploaded file; its saved results are still shown).
+    Seeding happens once per opened link, so the user can change the parameters afterwards. A banner names
+    the run and holds its saved metrics, figures and arrays. Unknown ids and runs of another page are a
+    clear error message (with a link to the right page), never a traceback.
+    """
+    run_id = st.query_params.get("run")
+    if not run_id:
+        return None
+    run = _linked_run(run_id)
+    if run is None:
+        return None
+    owner = run_page(run.kind)
+    if owner != page:
+        st.error(f"Run {run.id[:8]} is a {run.kind} run, which this page does not open.", icon=":material/error:")
+        st.page_link(owner or "pages/runs.py", label="Open it where it was made" if owner else "Open it on the "
+                     "Runs page", icon=":material/open_in_new:", query_params={"run": run.id})
+        return None
+    seed = seeders.get(run.kind)
+    if st.session_state.get(_RESTORED) != run.id:
+        st.session_state[_RESTORED] = run.id
+        if seed is not None:
+            try:
+                seed(run)
+            except (KeyError, TypeError, ValueError) as error:
+                st.error(f"Run {run.id[:8]}'s parameters could not be set on this page ({error!r}); its saved "
+                         "results are shown below.", icon=":material/error:")
+    _restored_banner(run, restored_controls=seed is not None)
+    return run
+
+
+def _linked_run(run_id: str):
+    """The run of the link (kept for the session, so reruns do not reload it), or None with an error shown."""
+    cached = st.session_state.get(_RUN_CACHE)
+    if cached is not None and cached.id == run_id:
+        return cached
+    try:
+        run = run_store().get(run_id)
+    except TwinLabError as error:
+        st.error(f"The link asks for a run that cannot be opened: {error}", icon=":material/error:")
+        return None
+    st.session_state[_RUN_CACHE] = run
+    return run
+
+
+def _markdown_text(text: str) -> str:
+    """User text shown literally inside Markdown (no links, emphasis or HTML)."""
+    return re.sub(r"([\\`*_{}\[\]()<>#+!|~-])", r"\\\1", text)
+
+
+def _close_run_link() -> None:
+    st.query_params.pop("run", None)
+    st.session_state.pop(_RESTORED, None)
+
+
+def _restored_banner(run, restored_controls: bool) -> None:
+    """"Restored run …" with the run's saved metrics, figures and arrays in an expander."""
+    import pandas as pd
+
+    done = ("Its parameters are set in the controls below; change any to explore from here." if restored_controls
+            else "This page cannot set its controls from this kind of run; its saved results are below.")
+    left, right = st.columns([6, 1], vertical_alignment="center")
+    left.info(f"Restored run **{_markdown_text(run.title)}** ({run.created_at:%Y-%m-%d %H:%M} UTC). {done}",
+              icon=":material/history:")
+    right.button("Close run", key="restored_close", on_click=_close_run_link, icon=":material/close:",
+                 help="Remove ?run= from the address; the controls keep their values")
+    with st.expander(f"Saved results of run {run.id[:8]}", icon=":material/inventory_2:"):
+        if run.note.strip():
+            st.text(run.note)
+        if run.metrics:
+            st.dataframe(pd.DataFrame({"metric": list(run.metrics), "value": [str(v) for v in run.metrics.values()]}),
+                         hide_index=True, width="stretch")
+        for number, figure in enumerate(run.figures):
+            st.plotly_chart(figure, key=f"restored_fig_{number}")
+        columns = {name: array for name, array in run.arrays.items() if array.ndim == 1}
+        if columns and len({len(array) for array in columns.values()}) == 1:
+            st.dataframe(pd.DataFrame(columns), hide_index=True, width="stretch", height=240)
+        others = {name: array.shape for name, array in run.arrays.items() if name not in columns}
+        if others:
+            st.caption("Arrays: " + ", ".join(f"{name} {shape}" for name, shape in others.items())
+                       + " (download them as NPZ on the Runs page)")
+        if run.command:
+            st.code(run.command, language="bash")
+
+
+def frame_arrays(frame) -> dict:
+    """A table's columns as arrays a run can store: identifier names (``"|error| (nm)"`` -> ``error_nm``),
+    numbers as float, everything else as text."""
+    arrays = {}
+    for name, column in frame.items():
+        key = re.sub(r"[^A-Za-z0-9_]+", "_", str(name)).strip("_") or "column"
+        key = f"c_{key}" if key[0].isdigit() else key
+        arrays[key[:64]] = column.to_numpy(float) if column.dtype.kind in "biuf" else column.astype(str).to_numpy(str)
+    return arrays

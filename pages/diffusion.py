@@ -16,7 +16,7 @@ from engine.diffusion.datasets import generate, make_spec
 from engine.diffusion.inference import comparison_table, gaussian_twin, generate_samples, pretrained
 from engine.diffusion.process import LaplacianDiffusion
 from engine.diffusion.sampling import SAMPLERS
-from pages.common import save_run_panel, user_errors
+from pages.common import restore_run, save_run_panel, user_errors
 
 GRAPH_CHOICES = {
     "5×5 grid (pretrained network)": lambda: graphs.grid((5, 5)),
@@ -142,10 +142,21 @@ def _npz_bytes(**arrays) -> bytes:
     return buffer.getvalue()
 
 
+def seed_sample(run) -> None:
+    """Sampling controls from a saved run; the seeded sampler draws the same samples again."""
+    p = run.params
+    if p["graph"] not in GRAPH_CHOICES or p["dataset"] not in DATASET_LABELS:
+        raise ValueError(f"graph {p['graph']!r} / dataset {p['dataset']!r} is not offered on this page")
+    st.session_state.update(dataset=p["dataset"], graph=p["graph"], sampler=p["sampler"], steps=int(p["steps"]),
+                            n=int(p["n"]), seed=int(p["seed"]))
+    st.session_state["run"] = (p["dataset"], p["graph"], p["sampler"], int(p["steps"]), int(p["n"]), int(p["seed"]))
+
+
 st.title("Graph diffusion")
 st.caption("A diffusion model whose forward process dS = -½β(t)(I + γL)S dt + √β dW is driven by the graph "
            "Laplacian L and solved exactly in its eigenbasis. Pretrained on 5×5 grids; on other graphs the "
            "page uses the Gaussian-optimal denoiser (exact for the Gaussian field).")
+restore_run("pages/diffusion.py", {"diffusion.sample": seed_sample})
 
 with user_errors():
     c1, c2, c3, c4, c5 = st.columns([1.3, 1.5, 1.2, 1, 0.8])

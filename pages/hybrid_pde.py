@@ -17,7 +17,7 @@ from engine.hybrid.hybrid import HybridMode
 from engine.hybrid.inference import SimulationConfig, fit_viscosity, simulate, trajectory
 from engine.hybrid.physical import Equation
 from engine.hybrid.train import nrmse
-from pages.common import save_run_panel, user_errors
+from pages.common import restore_run, save_run_panel, user_errors
 
 st.title("Hybrid PDE")
 st.caption(
@@ -116,6 +116,16 @@ def spacetime(x, t, u: np.ndarray, title: str) -> go.Figure:
     return fig
 
 
+def seed_simulation(run) -> None:
+    """Simulation controls from a saved run; the (deterministic, cached) simulation runs again."""
+    p = run.params
+    st.session_state.update(pde_equation=p["equation"], pde_2d=p["ny"] is not None, pde_nx=int(p["nx"]),
+                            pde_init=p["init"], pde_nu=float(p["nu"]), pde_tend=float(p["t_end"]),
+                            pde_nout=int(p["n_out"]), pde_c=float(p["velocity"]), pde_b=float(p["buoyancy"]),
+                            pde_seed=int(p["seed"]))
+
+
+restore_run("pages/hybrid_pde.py", {"pde.simulate": seed_simulation})
 simulate_tab, fit_tab, hybrid_tab = st.tabs(["Simulate", "Fit viscosity", "Hybrid models"])
 
 with simulate_tab:

@@ -1,4 +1,5 @@
-"""Runs: search, open, compare and delete saved runs; download their reports. `?run=ID` opens one."""
+"""Runs: search, open, compare and delete saved runs; download their reports. "Open on its page" goes to the
+twin page that made a run with `?run=ID`, which restores its parameters and results."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages.common import run_store, user_errors
+from pages.common import PAGE_TABLE, open_run, run_page, run_store, user_errors
+
+URL_PATHS = {script: url_path for script, _title, _icon, url_path in PAGE_TABLE}
 
 st.title("Runs")
-st.caption("Every saved simulate, sweep, solve, emulate, sample or PDE job. Share a run with its link: "
-           "`?run=ID` on this page opens it.")
+st.caption("Every saved simulate, sweep, solve, emulate, sample or PDE job. **Open on its page** restores a run's "
+           "parameters and results on the twin page that made it; share that page's address (`…/synthesis?run=ID`).")
 
 store = run_store()
 left, right = st.columns([3, 1])
@@ -55,6 +58,15 @@ with open_tab:
         run = store.get(chosen)
         st.subheader(run.title)
         st.caption(f"{run.kind} · run {run.id} · saved {run.created_at:%Y-%m-%d %H:%M:%S} UTC")
+        owner = run_page(run.kind)
+        if owner is None:
+            st.caption("No twin page reopens this kind of run; everything saved is shown here.")
+        else:
+            link_col, button_col = st.columns([3, 1], vertical_alignment="center")
+            link_col.markdown(f"Link: `/{URL_PATHS[owner]}?run={run.id}`")
+            if button_col.button("Open on its page", icon=":material/open_in_new:", key="open_on_page",
+                                 type="primary", help="The twin page restores this run's parameters and results"):
+                open_run(run.id, run.kind)
         if run.note.strip():
             st.text(run.note)
         params_col, metrics_col = st.columns(2)

@@ -21,7 +21,7 @@ from engine.synthesis import (
     time_course,
 )
 from engine.synthesis.physics.optics import spectrum, wavelength_rgb
-from pages.common import save_run_panel, user_errors
+from pages.common import frame_arrays, restore_run, save_run_panel, user_errors
 
 PHASE_COLOURS = {"cube": "#2ca02c", "platelet": "#1f77b4", "Cs4PbBr6": "#ff7f0e", "CsPb2Br5": "#9467bd",
                  "none": "#7f7f7f"}
@@ -282,7 +282,7 @@ def sweep_tab(values: dict) -> None:
                    {"axes": [list(a) for a in axes], "base": {k: v for k, v in frame.iloc[0].items()
                                                              if k in FIELD_SPECS or k == "solvent"}},
                    metrics={"recipes": len(frame), "seconds": seconds},
-                   arrays={k: frame[k].to_numpy(float) for k in ("edge_length_nm", "pl_peak_nm")},
+                   arrays=frame_arrays(frame),
                    command=f"python -m engine synth sweep {flags} --out sweep.csv", key="synth_run_sweep")
 
 
@@ -321,7 +321,8 @@ def design_tab(values: dict) -> None:
     tolerance = cols[3].number_input("Tolerance (± nm)", 0.5, 20.0, 2.0, 0.5, key="design_tol")
     fixed_names = st.multiselect("Keep these fields at the sidebar recipe", list(FIELD_SPECS) + ["solvent"],
                                  format_func=lambda n: LABELS.get(n, "Solvent"), key="design_fix")
-    if st.button("Design recipes", type="primary", icon=":material/auto_fix_high:", key="design_run"):
+    if st.button("Design recipes", type="primary", icon=":material/auto_fix_high:", key="design_run") \
+            or st.session_state.pop("design_autorun", False):
         with user_errors(), st.spinner("Searching on the surrogate and verifying with the physics…"):
             target = DesignTarget(float(target_nm), phase, float(cap) or None, float(tolerance),
                                   {n: values[n] for n in fixed_names})
@@ -348,6 +349,19 @@ def design_tab(values: dict) -> None:
     st.dataframe(table, width="stretch", hide_index=True)
     st.download_button("Download designed recipes (CSV)", table.to_csv(index=False).encode(),
                        file_name="synthesis_design.csv", mime="text/csv", icon=":material/download:")
+    target = result["target"]
+    fix_flags = "".join(f" --fix {name}={value}" for name, value in target["fixed"].items())
+    save_run_panel("synth.design", f"Design: PL {target['pl_nm']:g} nm {target['phase']}",
+                   {"target_nm": target["pl_nm"], "phase": target["phase"], "max_fwhm_nm": target["max_fwhm_nm"],
+                    "tolerance_nm": target["tolerance_nm"], "fixed": target["fixed"], "model": used,
+                    "recipe": values},
+                   metrics={"found": result["found"], "physics_evaluations": result["physics_evaluations"],
+                            "seconds": result["seconds"],
+                            **({"best_abs_error_nm": rows[0]["|error| (nm)"]} if rows else {})},
+                   arrays=frame_arrays(table), key="synth_run_design",
+                   command=f"python -m engine synth design --target-pl-nm {target['pl_nm']:g} --phase {target['phase']}"
+                           + (f" --max-fwhm-nm {target['max_fwhm_nm']:g}" if target["max_fwhm_nm"] else "")
+                           + f" --tolerance-nm {target['tolerance_nm']:g}{fix_flags} --model {used} --json")
 
 
 @st.cache_data(show_spinner=False)
@@ -485,12 +499,47 @@ def experiments_tab() -> None:
                        command="engine.synthesis.lab.read_lab_csv", key="synth_run_lab")
 
 
+def seed_recipe(recipe: dict) -> None:
+    """Set the sidebar recipe (restoring a run)."""
+    for name in FIELD_SPECS:
+        st.session_state[f"synth_{name}"] = float(recipe[name])
+    st.session_state["synth_solvent"] = recipe["solvent"]
+
+
+def seed_sweep(run) -> None:
+    """Sweep controls from a saved sweep; its saved table is shown again without re-simulating."""
+    import pandas as pd
+
+    seed_recipe(run.params["base"])
+    axes = tuple((name, float(start), float(stop), int(count)) for name, start, stop, count in run.params["axes"])
+    st.session_state["sweep_fields"] = [axis[0] for axis in axes]
+    for index, (name, start, stop, count) in enumerate(axes):
+        st.session_state[f"sweep_start_{index}_{name}"] = start
+        st.session_state[f"sweep_stop_{index}_{name}"] = stop
+        st.session_state[f"sweep_n_{index}_{name}"] = count
+    if "phase" in run.arrays:  # the whole table was saved
+        st.session_state["sweep_result"] = (axes, pd.DataFrame(run.arrays), run.metrics.get("seconds", 0.0))
+
+
+def seed_design(run) -> None:
+    """Design controls from a saved design; the (deterministic, ~2 s) design runs again."""
+    params = run.params
+    seed_recipe({**params["recipe"], **params["fixed"]})
+    st.session_state.update(design_target=float(params["target_nm"]), design_phase=params["phase"],
+                            design_fwhm=float(params["max_fwhm_nm"] or 0.0), design_tol=float(params["tolerance_nm"]),
+                            design_fix=list(params["fixed"]), design_autorun=True)
+
+
 st.title("Synthesis twin")
 st.caption("Hot-injection CsPbBr3 nanocrystals: Cs-oleate injected into PbBr2 with oleic acid and oleylamine. "
            "Classical nucleation (LaMer burst), growth and ripening by the method of moments, phase selection "
            "and optics grounded in the published chemistry.")
+restored = restore_run("pages/synthesis.py", {"synth.simulate": lambda run: seed_recipe(run.params), "synth.lab": None,
+                                               "synth.sweep": seed_sweep, "synth.design": seed_design})
 recipe_values = sidebar_recipe()
-single, grid, designer, models, mine = st.tabs(["One recipe", "Sweep", "Design", "Models", "My experiments"])
+RESTORED_TAB = {"synth.sweep": "Sweep", "synth.design": "Design", "synth.lab": "My experiments"}
+single, grid, designer, models, mine = st.tabs(["One recipe", "Sweep", "Design", "Models", "My experiments"],
+                                               default=RESTORED_TAB.get(restored.kind) if restored else None)
 with single:
     single_recipe_tab(recipe_values)
 with grid:
