@@ -108,15 +108,43 @@ def test_runs_page_opens_a_run_on_its_page(store):
      {"density": 3.16e4, "temperature": 21.5, "g0": 1.0, "av": 10.0, "zeta": 1.3e-17},
      [("radio", "astro_mode", "Emulator"), ("select_slider", "astro_em_density", 4.5),
       ("select_slider", "astro_em_temperature", 1.3333)]),
+    ("pages/astrochem.py", "astrochem-solver",
+     {"density": 3.16e3, "temperature": 20.0, "g0": 1.0, "av": 10.0, "zeta": 1.3e-17, "t_end_yr": 1e4,
+      "elements": "low-metal"},
+     [("radio", "astro_mode", "Solver"), ("select_slider", "astro_density", 3.5),
+      ("select_slider", "astro_temperature", 1.3), ("select_slider", "astro_t_end", 1e4),
+      ("selectbox", "astro_elements", "low-metal")]),
     ("pages/diffusion.py", "diffusion.sample",
      {"dataset": "gmrf", "graph": "ring of 24", "sampler": "probability_flow", "steps": 20, "n": 16, "seed": 3},
      [("selectbox", "dataset", "gmrf"), ("selectbox", "graph", "ring of 24"),
       ("selectbox", "sampler", "probability_flow"), ("slider", "steps", 20), ("number_input", "n", 16),
       ("number_input", "seed", 3)]),
-], ids=["pde", "astrochem", "diffusion"])
+], ids=["pde", "astro-emulator", "astro-solver", "diffusion"])
 def test_link_restores_each_twin(store, script, kind, params, widgets):
     at = open_link(script, store.save(kind, f"{kind} run", params))
     assert not at.exception, at.exception
     assert "Restored run" in at.info[0].value
     for widget, key, value in widgets:
         assert getattr(at, widget)(key=key).value == value, key
+
+
+def test_design_is_saved_and_reopened(store):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    at.switch_page("pages/synthesis.py").run()
+    at.number_input(key="design_target").set_value(500.0)
+    at.multiselect(key="design_fix").set_value(["solvent"])
+    at.button(key="design_run").click().run()
+    assert not at.exception, at.exception
+    at.button(key="synth_run_design_save").click().run()
+    [run] = store.list(kind="synth.design")
+    assert run.params["target_nm"] == 500.0 and run.params["fixed"] == {"solvent": "octadecene"}
+    assert "--target-pl-nm 500 --phase cube" in run.command and "--fix solvent=octadecene" in run.command
+    saved = store.get(run.id).arrays
+    assert len(saved["verified_PL_nm"]) == len(at.session_state["design_result"][1]["recipes"])
+
+    reopened = open_link("pages/synthesis.py", run.id)
+    assert not reopened.exception, reopened.exception
+    assert reopened.number_input(key="design_target").value == 500.0
+    assert reopened.multiselect(key="design_fix").value == ["solvent"]
+    _, result = reopened.session_state["design_result"]  # recomputed: the design is deterministic
+    np.testing.assert_allclose([r["verified"]["pl_peak_nm"] for r in result["recipes"]], saved["verified_PL_nm"])
