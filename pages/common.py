@@ -119,6 +119,14 @@ def open_run(run_id: str, kind: str) -> None:
     st.switch_page(run_page(kind), query_params={"run": run_id})
 
 
+def follow_run_link() -> None:
+    """On the home page: send a ``/?run=ID`` link on to the twin page that made the run."""
+    run_id = st.query_params.get("run")
+    run = _linked_run(run_id) if run_id else None
+    if run is not None and run_page(run.kind):
+        open_run(run.id, run.kind)
+
+
 def restore_run(page: str, seeders: dict[str, Callable | None]):
     """Reopen the run named by the ``?run=ID`` link on twin page ``page``; returns it, else None.
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.common import ASSETS, system_info
+from pages.common import ASSETS, follow_run_link, system_info
 
 TWINS = [
     ("Synthesis twin", "pages/synthesis.py", "twin_synthesis.svg",
@@ -20,6 +20,7 @@ TWINS = [
 ]
 
 st.title("Twin Lab")
+follow_run_link()
 st.markdown(
     "Four physics-plus-machine-learning digital twins in one instrument: sweep parameters, "
     "watch models run, and compare against ground-truth physics."

@@ -97,6 +97,12 @@ def test_runs_page_opens_a_run_on_its_page(store):
     assert at.query_params["run"] == run_id
     assert at.number_input(key="synth_temperature_c").value == 152.0
 
+    home = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    home.query_params["run"] = run_id
+    home.run()  # `/?run=ID` goes on to the page that made the run
+    assert not home.exception, home.exception
+    assert home.title[0].value == "Synthesis twin" and "Restored run" in home.info[0].value
+
 
 @pytest.mark.parametrize("script,kind,params,widgets", [
     ("pages/hybrid_pde.py", "pde.simulate",
