@@ -277,6 +277,7 @@ def _drift(network, abundances) -> float:
 
     return conservation_error(network, abundances, initial_abundances(network))
 
+
 def _nearest(stops: list[float], exponent: float) -> float:
     return min(stops, key=lambda stop: abs(stop - exponent))
 
