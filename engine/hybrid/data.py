@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -151,11 +152,12 @@ def load_or_generate(spec: DataSpec) -> np.ndarray:
             pass  # unreadable/partial file: regenerate below
     data = generate(spec)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    handle_fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")  # unique: concurrent writers never collide
+    os.close(handle_fd)
     with h5py.File(tmp, "w") as handle:
         handle.create_dataset("u", data=data, compression="gzip")
         handle.attrs["spec"] = stored
-    tmp.replace(path)
+    os.replace(tmp, path)
     return data
 
 
