@@ -283,7 +283,7 @@ with hybrid_tab:
     if trained is not None:  # kept across reruns, so the save panel below works after its own clicks
         records_table = pd.DataFrame(trained["records"])
         hybrid_figure = loss_figure(trained["losses"])
-        st.plotly_chart(hybrid_figure, use_container_width=True)
+        st.plotly_chart(hybrid_figure, use_container_width=True, key="hybrid_loss_result")  # may equal the live one
         st.dataframe(records_table, hide_index=True)
         best = records_table.loc[records_table["val_nrmse"].idxmin()]
         save_run_panel(

@@ -68,3 +68,17 @@ def test_data_generation_is_identical_in_process_and_on_joblib(tmp_path, capsys)
     assert np.allclose(again.numpy(), a["u"], atol=1e-6)
     assert main([*common, "--out", str(tmp_path / "a")]) == 0  # rerun: everything resumed, nothing recomputed
     assert json.loads(capsys.readouterr().out)["resumed_chunks"] == 3
+
+
+def test_simulate_noise_is_seeded_and_range_checked(tmp_path):
+    runs = []
+    for name, noise in (("a", "0.05"), ("b", "0.05"), ("c", "0")):
+        out = tmp_path / f"{name}.npz"
+        assert main(["pde", "simulate", "--nx", "16", "--n-out", "3", "--t-end", "0.1", "--noise", noise,
+                     "--seed", "1", "--out", str(out)]) == 0
+        with np.load(out) as data:
+            runs.append((data["x"], data["u"]))
+    (xa, ua), (_, ub), (xc, uc) = runs
+    assert np.array_equal(ua, ub) and np.array_equal(xa, xc)  # same seed, same noise; coordinates untouched
+    assert 0.02 < np.sqrt(np.mean((ua - uc) ** 2)) / np.sqrt(np.mean(uc**2)) < 0.08
+    assert main(["pde", "simulate", "--noise", "2", "--out", str(tmp_path / "d.npz")]) == 2
