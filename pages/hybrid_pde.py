@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -14,7 +13,7 @@ import streamlit as st
 from engine.hybrid import experiment, pretrained
 from engine.hybrid.data import InitKind, load_or_generate, read_trajectory_npz
 from engine.hybrid.hybrid import HybridMode
-from engine.hybrid.inference import SimulationConfig, fit_viscosity, simulate, trajectory
+from engine.hybrid.inference import SimulationConfig, add_noise, fit_viscosity, simulate, trajectory
 from engine.hybrid.physical import Equation
 from engine.hybrid.train import nrmse
 from pages.common import restore_run, save_run_panel, user_errors
@@ -42,12 +41,13 @@ def test_trajectories() -> np.ndarray:
     return load_or_generate(experiment.PartialPhysicsConfig().spec("test"))
 
 
+FIT_DEMO = {"nx": 128, "t_end": 1.0, "n_out": 21, "seed": 0}  # the synthetic trajectory of the fitting demo
+
+
 @st.cache_data(max_entries=8, show_spinner=False)
-def noisy_burgers(nu: float, noise: float, seed: int) -> dict[str, np.ndarray]:
-    out = simulate(SimulationConfig(nx=128, nu=nu, t_end=1.0, n_out=21))
-    rng = np.random.default_rng(seed)
-    out["u"] = out["u"] + noise * np.sqrt(np.mean(out["u"] ** 2)) * rng.standard_normal(out["u"].shape)
-    return out
+def noisy_burgers(nu: float, noise: float) -> dict[str, np.ndarray]:
+    clean = simulate(SimulationConfig(nx=FIT_DEMO["nx"], nu=nu, t_end=FIT_DEMO["t_end"], n_out=FIT_DEMO["n_out"]))
+    return add_noise(clean, noise, FIT_DEMO["seed"])
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -107,6 +107,13 @@ def image_animation(x, y, t, field: np.ndarray, title: str) -> go.Figure:
                                                    "fromcurrent": True}]}]}],
         sliders=[{"steps": steps, "currentvalue": {"prefix": "t = "}, "x": 0.12, "len": 0.88, "y": -0.05}],
     )
+    return fig
+
+
+def loss_figure(losses: list[float]) -> go.Figure:
+    fig = go.Figure(go.Scatter(y=losses, mode="lines"))
+    fig.update_layout(xaxis_title="epoch (all cycles)", yaxis_title="training MSE (u units²)", yaxis_type="log",
+                      height=260, title="Synthetic-phase training loss")
     return fig
 
 
@@ -183,22 +190,45 @@ with fit_tab:
     nu0 = c3.number_input("Initial guess", 0.001, 0.5, 0.05, 0.001, format="%.4f", key="fit_nu0")
     upload = st.file_uploader("Optional trajectory (.npz)", type=["npz"], key="fit_upload")
     if st.button("Fit viscosity", key="fit_run", type="primary"):
+        st.session_state.pop("fit_result", None)
         with user_errors():
             if upload is not None:
                 arrays = read_trajectory_npz(upload.getvalue(), label=f"uploaded file {upload.name}")
+                source = upload.name
             else:
-                arrays = noisy_burgers(nu_true, noise, 0)
+                arrays = noisy_burgers(nu_true, noise)
+                source = None
             with st.spinner("Fitting (L-BFGS-B)…"):
                 nu_fit, loss, history = run_fit(arrays["x"], arrays["t"], arrays["u"], nu0)
-            m1, m2, m3 = st.columns(3)
-            m1.metric("Fitted viscosity", f"{nu_fit:.5f}")
-            if upload is None:
-                m2.metric("Relative error", f"{abs(nu_fit - nu_true) / nu_true:.2%}")
-            m3.metric("Final loss (MSE)", f"{loss:.3g}")
-            fig = go.Figure(go.Scatter(y=history, mode="lines+markers"))
-            fig.update_layout(xaxis_title="loss evaluation", yaxis_title="MSE (u units²)", yaxis_type="log",
-                              title="Fitting loss", height=320)
-            st.plotly_chart(fig, use_container_width=True)
+            st.session_state["fit_result"] = {"arrays": arrays, "source": source, "nu_true": nu_true, "noise": noise,
+                                              "nu0": nu0, "nu_fit": nu_fit, "loss": loss, "history": history}
+    fitted = st.session_state.get("fit_result")
+    if fitted is not None:  # kept across reruns, so the save panel below works after its own clicks
+        synthetic = fitted["source"] is None
+        m1, m2, m3 = st.columns(3)
+        m1.metric("Fitted viscosity", f"{fitted['nu_fit']:.5f}")
+        rel_error = abs(fitted["nu_fit"] - fitted["nu_true"]) / fitted["nu_true"] if synthetic else None
+        if synthetic:
+            m2.metric("Relative error", f"{rel_error:.2%}")
+        m3.metric("Final loss (MSE)", f"{fitted['loss']:.3g}")
+        fit_figure = go.Figure(go.Scatter(y=fitted["history"], mode="lines+markers"))
+        fit_figure.update_layout(xaxis_title="loss evaluation", yaxis_title="MSE (u units²)", yaxis_type="log",
+                                 title="Fitting loss", height=320)
+        st.plotly_chart(fit_figure, use_container_width=True)
+        data_file = "u.npz" if synthetic else fitted["source"]
+        make_data = (f"python -m engine pde simulate --equation burgers --nx {FIT_DEMO['nx']} --nu {fitted['nu_true']}"
+                     f" --t-end {FIT_DEMO['t_end']:g} --n-out {FIT_DEMO['n_out']} --init sine"
+                     f" --noise {fitted['noise']} --seed {FIT_DEMO['seed']} --out u.npz && ") if synthetic else ""
+        save_run_panel(
+            "pde.fit", f"Burgers viscosity fit · {'synthetic' if synthetic else fitted['source']}",
+            {"equation": "burgers", "data": "synthetic" if synthetic else fitted["source"], "nu0": fitted["nu0"],
+             **({"nu_true": fitted["nu_true"], "noise": fitted["noise"], **FIT_DEMO} if synthetic else {})},
+            metrics={"nu_fit": fitted["nu_fit"], "loss": fitted["loss"], "evaluations": len(fitted["history"]),
+                     **({"rel_error": rel_error} if synthetic else {})},
+            arrays={**{k: fitted["arrays"][k] for k in ("x", "t", "u")}, "loss_history": np.asarray(fitted["history"])},
+            figures=[fit_figure], key="pde_fit_run",
+            command=make_data + f"python -m engine pde fit --equation burgers --data {data_file} --nu0 {fitted['nu0']}"
+                                " --json")
 
 with hybrid_tab:
     st.markdown(
@@ -240,10 +270,8 @@ with hybrid_tab:
     cycles = c2.slider("Cycles", 1, 3, 2, key="live_cycles")
     epochs = c3.slider("Epochs per cycle", 5, 60, 15, key="live_epochs")
     if st.button("Train hybrid", key="live_train"):
-        base = experiment.PartialPhysicsConfig()
-        live = replace(base, n_augment=16, hybrid=replace(
-            base.hybrid, mode=mode, cycles=cycles, fit_iter=4,
-            synthetic=replace(base.hybrid.synthetic, epochs=epochs, validate_every=5)))
+        st.session_state.pop("hybrid_result", None)
+        live = experiment.quick_config(mode, cycles, epochs)
         bar = st.progress(0.0, text="training…")
         chart = st.empty()
         losses: list[float] = []
@@ -253,11 +281,29 @@ with hybrid_tab:
             done = min(len(losses) / (cycles * epochs), 1.0)
             bar.progress(done, text=f"epoch {len(losses)} of ≤ {cycles * epochs}")
             if len(losses) % 5 == 0:
-                fig = go.Figure(go.Scatter(y=losses, mode="lines"))
-                fig.update_layout(xaxis_title="epoch", yaxis_title="training MSE", yaxis_type="log", height=260)
-                chart.plotly_chart(fig, use_container_width=True)
+                chart.plotly_chart(loss_figure(losses), use_container_width=True)
 
         with user_errors():
             _, records = experiment.train_hybrid_only(live, on_epoch=on_epoch)
             bar.progress(1.0, text="done")
-            st.dataframe(pd.DataFrame(records), hide_index=True)
+            chart.empty()
+            st.session_state["hybrid_result"] = {"mode": str(mode), "cycles": cycles, "epochs": epochs,
+                                                 "records": records, "losses": losses}
+    trained = st.session_state.get("hybrid_result")
+    if trained is not None:  # kept across reruns, so the save panel below works after its own clicks
+        records_table = pd.DataFrame(trained["records"])
+        hybrid_figure = loss_figure(trained["losses"])
+        st.plotly_chart(hybrid_figure, use_container_width=True, key="hybrid_loss_result")  # may equal the live one
+        st.dataframe(records_table, hide_index=True)
+        best = records_table.loc[records_table["val_nrmse"].idxmin()]
+        save_run_panel(
+            "pde.hybrid", f"Hybrid training · {trained['mode']} · {trained['cycles']} cycles",
+            {"mode": trained["mode"], "cycles": trained["cycles"], "epochs": trained["epochs"], "seed": 0,
+             "task": "burgers + reaction r u (1 - u^2), physical model without the reaction"},
+            metrics={"best_val_nrmse": float(best["val_nrmse"]), "best_cycle": int(best["cycle"]),
+                     "nu": float(best["nu"]), "epochs_run": len(trained["losses"])},
+            arrays={"train_loss": np.asarray(trained["losses"]),
+                    **{column: records_table[column].to_numpy() for column in records_table.columns}},
+            figures=[hybrid_figure], key="pde_hybrid_run",
+            command=f"python -m engine pde hybrid --mode {trained['mode']} --cycles {trained['cycles']}"
+                    f" --epochs {trained['epochs']} --seed 0 --json")

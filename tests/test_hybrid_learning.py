@@ -88,3 +88,21 @@ def test_pretrained_models_load_and_are_verified(tmp_path):
         pretrained.load(copy)
     card_only = json.loads((copy / "card.json").read_text())
     assert card_only["reproduce"] == "python -m engine train pde"
+
+
+def test_coupling_is_selected_on_validation_without_the_test_split(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from engine.hybrid.experiment import PartialPhysicsConfig, datasets, select_hybrid
+
+    monkeypatch.setenv("TWINLAB_DATA_DIR", str(tmp_path))
+    base = PartialPhysicsConfig(nx=32, n_steps=6, n_val=2, n_augment=4)
+    config = replace(base, couplings=((HybridMode.AUGMENT, 0.05), (HybridMode.INTERACTION, 5.0)),
+                     hybrid=replace(base.hybrid, cycles=1, fit_iter=2,
+                                    synthetic=TrainConfig(epochs=2, batch_size=8, validate_every=1)))
+    data = {split: tensor for split, tensor in datasets(config).items() if split != "test"}  # no test data to peek at
+    model, records, table = select_hybrid(config, data)
+    assert [row["mode"] for row in table] == ["augment", "interaction"] and len(records) == 1
+    chosen = [row for row in table if row["chosen"]]
+    assert len(chosen) == 1 and chosen[0]["val_nrmse"] == min(row["val_nrmse"] for row in table)
+    assert rollout_nrmse(model, data["val"]) == pytest.approx(chosen[0]["val_nrmse"])

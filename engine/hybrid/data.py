@@ -3,6 +3,10 @@
 Trajectory sets are arrays ``[n_traj, n_steps + 1, channels, *space]`` (float32). The cache lives in
 ``$TWINLAB_DATA_DIR/hybrid`` (default ``~/.cache/twinlab/hybrid``), one file per spec, keyed by a hash
 of the spec; a file whose stored spec differs is regenerated, never trusted.
+
+Large sets (``python -m engine pde data``) go through :mod:`engine.execution`: chunks of trajectories, each
+seeded from the job seed by chunk index, written as one NPZ per chunk plus a manifest (resumable), on this
+process, local joblib workers or a Dask cluster, with the same numbers on every path.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ import hashlib
 import io
 import json
 import os
+import tempfile
 import zipfile
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -21,6 +27,8 @@ import numpy as np
 import torch
 
 from engine.errors import InputError
+from engine.execution import ExecutionSpec, JobResult, run_chunked, seeds_for_chunks
+from engine.hybrid.fit import one_thread
 from engine.hybrid.physical import Burgers, rollout
 from engine.hybrid.spectral import Grid
 
@@ -92,6 +100,40 @@ def generate(spec: DataSpec) -> np.ndarray:
     return traj.numpy().astype(np.float32)
 
 
+def _chunk_task(params: dict) -> dict[str, np.ndarray]:
+    """One chunk of a job: ``params`` are a :class:`DataSpec`'s fields plus ``first`` (global index of its
+    first trajectory). One torch thread, so the numbers do not depend on the worker's thread count."""
+    fields = {name: value for name, value in params.items() if name != "first"}
+    spec, first = DataSpec(**fields), params["first"]
+    with one_thread():
+        u = generate(spec)
+    return {"u": u, "index": np.arange(first, first + spec.n_traj)}
+
+
+def generate_to_folder(spec: DataSpec, n: int, out_dir: str | Path, chunk_size: int = 16,
+                       execution: ExecutionSpec | None = None, progress: Callable[[int, int], None] | None = None,
+                       on_client: Callable[[str | None], None] | None = None) -> JobResult:
+    """``n`` trajectories of ``spec``'s problem (``spec.n_traj`` is ignored) into ``out_dir``: chunk files
+    ``part-NNNNN.npz`` with ``u [m, n_steps + 1, 1, nx]`` (float32) and ``index [m]``, and ``manifest.json``.
+
+    Chunk ``i`` draws its initial conditions from ``seeds_for_chunks(spec.seed, n_chunks)[i]``, so the set
+    depends on (spec, n, chunk_size) only, never on where or in which order chunks run. Rerunning the same
+    command resumes from the finished chunks.
+    """
+    if not (isinstance(n, int | np.integer) and 1 <= n <= 10_000_000):
+        raise InputError(f"--n = {n!r} must be a whole number in [1, 10000000].")
+    if not (isinstance(chunk_size, int | np.integer) and 1 <= chunk_size <= 10_000):
+        raise InputError(f"--chunk-size = {chunk_size!r} must be a whole number in [1, 10000].")
+    n_chunks = -(-int(n) // int(chunk_size))
+    seeds = seeds_for_chunks(spec.seed, n_chunks)
+    chunks = [{**asdict(replace(spec, n_traj=min(chunk_size, n - i * chunk_size), seed=seeds[i])),
+               "first": i * chunk_size} for i in range(n_chunks)]
+    config = {"kind": "pde.burgers", "spec": asdict(spec), "n": int(n), "chunk_size": int(chunk_size),
+              "layout": "u [m, n_steps + 1, 1, nx] float32 on x = -1 + 2 i / nx, t = k dt; index [m]"}
+    return run_chunked(_chunk_task, chunks, out_dir, config=config, spec=execution, progress=progress,
+                       on_client=on_client)
+
+
 def cache_dir() -> Path:
     root = os.environ.get("TWINLAB_DATA_DIR") or Path.home() / ".cache" / "twinlab"
     return Path(root) / "hybrid"
@@ -110,11 +152,12 @@ def load_or_generate(spec: DataSpec) -> np.ndarray:
             pass  # unreadable/partial file: regenerate below
     data = generate(spec)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    handle_fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")  # unique: concurrent writers never collide
+    os.close(handle_fd)
     with h5py.File(tmp, "w") as handle:
         handle.create_dataset("u", data=data, compression="gzip")
         handle.attrs["spec"] = stored
-    tmp.replace(path)
+    os.replace(tmp, path)
     return data
 
 

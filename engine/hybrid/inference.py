@@ -58,6 +58,22 @@ class SimulationConfig:
         return Grid((self.nx,) if self.ny is None else (self.ny, self.nx))
 
 
+COORDINATES = ("x", "y", "t")
+
+
+def add_noise(arrays: dict[str, np.ndarray], noise: float, seed: int = 0) -> dict[str, np.ndarray]:
+    """A copy of :func:`simulate`'s ``arrays`` with Gaussian noise of standard deviation ``noise`` x RMS added
+    to each field (coordinates untouched), drawn in field order from ``default_rng(seed)``."""
+    if not (math.isfinite(noise) and 0 <= noise <= 1):
+        raise InputError(f"noise = {noise} is outside the allowed range [0, 1] (a fraction of the field's RMS).")
+    rng = np.random.default_rng(seed)
+    out = dict(arrays)
+    for name, field in arrays.items():
+        if name not in COORDINATES:
+            out[name] = field + noise * np.sqrt(np.mean(field**2)) * rng.standard_normal(field.shape)
+    return out
+
+
 BUILDERS: dict[Equation, Callable[[SimulationConfig, float], PhysicalModel]] = {
     Equation.BURGERS: lambda c, dt: Burgers(c.grid, dt, c.nu),
     Equation.HEAT: lambda c, dt: Heat(c.grid, dt, c.nu),
