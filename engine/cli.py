@@ -28,6 +28,7 @@ TWIN_CLIS: list[str] = [
     "engine.astrochem.cli",
     "engine.diffusion.cli",
     "engine.hybrid.cli",
+    "engine.audit",
 ]
 
 

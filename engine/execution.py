@@ -56,6 +56,9 @@ class ExecutionSpec:
                      env: dict | None = None) -> ExecutionSpec:
         """Parse the CLI options ``--dask local[:N]``, ``--scheduler ADDR`` and ``--workers K``."""
         env = os.environ if env is None else env
+        for flag, value in (("--dask", dask), ("--scheduler", scheduler)):
+            if value is not None and not value.strip():
+                raise InputError(f"{flag} was given an empty value; omit the flag or give a value.")
         scheduler = scheduler or env.get("TWINLAB_DASK_SCHEDULER") or None
         if workers is not None and not 1 <= workers <= MAX_WORKERS:
             raise InputError(f"--workers must be a whole number in [1, {MAX_WORKERS}] (got {workers}).")
