@@ -209,3 +209,30 @@ def test_sweep_into_a_folder_with_a_corrupt_manifest_is_refused(tmp_path, capsys
             "cs_pb_ratio=1:2:2", "--out", str(tmp_path)]
     assert_one_line_error(*run_cli(argv, capsys), ("manifest",))
     assert (tmp_path / "manifest.json").read_text() == "{not json"
+
+
+@pytest.mark.parametrize("argv,names", [
+    ("pde simulate --seed=-1 --out {tmp}/p.npz", ("--seed",)),
+    ("pde fit --data {tmp}/ok.npz --max-iter=0", ("max_iter",)),
+    ("synth design --target-pl-nm 500 --top=0", ("top",)),
+    ("astro dataset --n=1000000000 --no-progress --out {tmp}/a.h5", ("n must",)),
+    ("astro dataset --n 2 --workers=1000000000 --no-progress --out {tmp}/a.h5", ("--workers",)),
+    ("astro dataset --n 2 --dask=local:0 --no-progress --out {tmp}/a.h5", ("--dask",)),
+    ("synth sweep --vary temperature_c=100:120:2 --workers=0 --out {tmp}/s.csv", ("--workers",)),
+    ("diffusion data --dataset gmrf --n 4 --temperature=1 --out {tmp}/g.npz", ("T does not apply",)),
+])
+def test_numbers_outside_the_allowed_range_are_refused_before_work(tmp_path, capsys, argv, names):
+    np.savez(tmp_path / "ok.npz", x=np.linspace(-1, 1, 16, endpoint=False), t=np.linspace(0, 0.1, 4),
+             u=np.ones((4, 16)))
+    assert_one_line_error(*run_cli(argv.format(tmp=tmp_path).split(), capsys), names)
+
+
+def test_run_search_matches_wildcards_literally(tmp_path):
+    from engine.runs import RunStore
+
+    store = RunStore(f"sqlite:///{tmp_path / 'runs.db'}")
+    store.save("t.kind", "plain title", {})
+    store.save("t.kind", "100% yield_", {})
+    assert [run.title for run in store.list("%")] == ["100% yield_"]
+    assert [run.title for run in store.list("_")] == ["100% yield_"]
+    assert store.list("\\") == []
