@@ -15,6 +15,7 @@ import importlib.metadata as metadata
 import json
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -141,13 +142,16 @@ def service_reachable(installed: dict[str, str], timeout: float = PROBE_TIMEOUT_
 def pip_audit_findings(installed: dict[str, str]) -> list[dict] | None:
     """Findings from the real ``pip-audit`` over ``installed``; None when it cannot audit them."""
     pins = "\n".join(f"{name}=={version.split('+')[0]}" for name, version in installed.items())
-    try:
-        done = subprocess.run([sys.executable, "-m", "pip_audit", "--no-deps", "--disable-pip", "--format", "json",
-                               "--progress-spinner", "off", "--timeout", "10", "-r", "/dev/stdin"],
-                              input=pins, capture_output=True, text=True, timeout=PIP_AUDIT_TIMEOUT_S)
-        report = json.loads(done.stdout)
-    except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError):
-        return None
+    with tempfile.TemporaryDirectory() as folder:
+        requirements = Path(folder) / "pins.txt"
+        requirements.write_text(pins + "\n")
+        try:
+            done = subprocess.run([sys.executable, "-m", "pip_audit", "--no-deps", "--disable-pip", "--format",
+                                   "json", "--progress-spinner", "off", "--timeout", "10", "-r", str(requirements)],
+                                  capture_output=True, text=True, timeout=PIP_AUDIT_TIMEOUT_S)
+            report = json.loads(done.stdout)
+        except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError):
+            return None
     deps = report.get("dependencies", [])
     if not deps or all("skip_reason" in dep for dep in deps):
         return None  # nothing was actually audited

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 
@@ -89,3 +90,21 @@ def test_vendored_snapshot_flags_an_old_release(tmp_path):
 def test_the_real_snapshot_knows_old_numpy_issues():
     found = snapshot_findings({"numpy": "1.13.1"})  # CVE-2017-12852 (numpy.pad loop) is in the snapshot
     assert "PYSEC-2017-1" in {f["id"] for f in found}
+
+
+def test_pip_audit_report_is_parsed_and_all_skipped_means_not_audited(monkeypatch):
+    import subprocess
+    from types import SimpleNamespace
+
+    from engine.audit import pip_audit_findings
+
+    def fake(report):
+        monkeypatch.setattr(subprocess, "run", lambda *a, **k: SimpleNamespace(stdout=json.dumps(report)))
+
+    vuln = {"id": "PYSEC-1", "aliases": ["CVE-1"], "fix_versions": ["1.2"]}
+    fake({"dependencies": [{"name": "Demo_Pkg", "version": "1.0", "vulns": [vuln]},
+                           {"name": "x", "version": "2", "vulns": []}]})
+    assert pip_audit_findings({"demo-pkg": "1.0", "x": "2"}) == [
+        {"package": "demo-pkg", "version": "1.0", "id": "PYSEC-1", "aliases": ["CVE-1"], "fixed": ["1.2"]}]
+    fake({"dependencies": [{"name": "x", "version": "2", "skip_reason": "Dependency not found on PyPI"}]})
+    assert pip_audit_findings({"x": "2"}) is None  # the false all-clear seen on this machine
