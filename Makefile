@@ -10,13 +10,17 @@ SHELL  := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install install-dev browser lint bench loadtest clean
+.PHONY: run test install install-dev browser lint audit bench loadtest clean
 
 run: install
 	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true
 
-test: install-dev browser
+test: install-dev browser audit
 	$(PY) -m pytest
+
+# Known vulnerabilities in the installed pins: live pip-audit, else the vendored advisory snapshot.
+audit: install-dev
+	$(PY) -m engine audit
 
 install: $(VENV)/.runtime-installed
 install-dev: $(VENV)/.dev-installed

@@ -4,7 +4,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from engine.settings import configure_logging
 from pages.common import ASSETS, PAGE_TABLE
+
+configure_logging()
 
 st.set_page_config(page_icon=str(ASSETS / "icon.svg"), layout="wide")
 st.markdown(f"<style>{(ASSETS / 'style.css').read_text()}</style>", unsafe_allow_html=True)

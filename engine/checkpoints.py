@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from pathlib import Path
 
 from engine.errors import TwinLabError
+
+log = logging.getLogger(__name__)
 
 
 class CheckpointError(TwinLabError):
@@ -70,9 +73,11 @@ def verified_torch_load(path: str | Path, card: dict, map_location: str = "cpu")
         raise CheckpointError(f"checkpoint {path.name} does not match its model card (sha256 {actual[:12]}… "
                               f"≠ {str(card.get('sha256'))[:12]}…): the file is corrupt or was replaced.")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises several types for truncated or foreign files
         raise CheckpointError(f"checkpoint {path.name} cannot be read ({type(error).__name__}).") from None
+    log.info("loaded checkpoint %s (sha256 verified)", path.resolve())  # the load test counts these lines
+    return state
 
 
 def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[dict, dict]:

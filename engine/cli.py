@@ -11,13 +11,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 
 import engine.benchmarks  # noqa: F401  (registers `bench all`)
 import engine.scaleout_bench  # noqa: F401  (registers `bench scaleout`)
 import engine.ui_bench  # noqa: F401  (registers `bench ui`)
-from engine.errors import TwinLabError
+from engine.errors import InputError, TwinLabError
 from engine.registry import BENCHMARKS, TRAINERS
+
+MAX_SEED = 2**32 - 1  # numpy's Generator accepts seeds in [0, 2^32) as plain integers
 
 TWIN_CLIS: list[str] = [
     "engine.runs.cli",
@@ -25,7 +28,15 @@ TWIN_CLIS: list[str] = [
     "engine.astrochem.cli",
     "engine.diffusion.cli",
     "engine.hybrid.cli",
+    "engine.audit",
 ]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one ``error: ...`` line (exit 2), like every other user error."""
+
+    def error(self, message: str):
+        raise InputError(f"{message} (see `{self.prog} --help`).")
 
 
 def _info(args: argparse.Namespace) -> dict:
@@ -46,7 +57,7 @@ def _run_registered(table: dict, kind: str):
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, with every twin's commands registered."""
-    parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m engine", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     info = sub.add_parser("info", help="versions, array backend and device as JSON")
@@ -71,18 +82,32 @@ def _emit(result, args: argparse.Namespace) -> None:
         return
     text = json.dumps(result, indent=2, default=float)
     if getattr(args, "out", None) and getattr(args, "command", "") in ("bench", "train"):
-        with open(args.out, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+        try:
+            with open(args.out, "w", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+        except OSError as error:
+            raise InputError(f"--out {args.out!r} cannot be written ({error.strerror}).") from None
     if getattr(args, "as_json", False) or not isinstance(result, str):
         print(text)
     else:
         print(result)
 
 
+def _check_common(args: argparse.Namespace) -> None:
+    """Checks shared by every command, done before any work starts."""
+    seed = getattr(args, "seed", None)
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise InputError(f"--seed = {seed} must be an integer in [0, {MAX_SEED}].")
+    out = getattr(args, "out", None)
+    if out and getattr(args, "command", "") in ("bench", "train") and os.path.isdir(out):
+        raise InputError(f"--out {out!r} is a folder; give a .json file path.")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the command; returns the process exit status."""
     try:
         args = build_parser().parse_args(argv)
+        _check_common(args)
         _emit(args.func(args), args)
     except TwinLabError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -30,6 +30,7 @@ import numpy as np
 from engine.errors import InputError, TwinLabError
 
 MODES = ("inprocess", "joblib", "dask")
+MAX_WORKERS = 256  # local processes or Dask LocalCluster workers one job may ask for
 Progress = Callable[[int, int], None]
 
 
@@ -55,9 +56,12 @@ class ExecutionSpec:
                      env: dict | None = None) -> ExecutionSpec:
         """Parse the CLI options ``--dask local[:N]``, ``--scheduler ADDR`` and ``--workers K``."""
         env = os.environ if env is None else env
+        for flag, value in (("--dask", dask), ("--scheduler", scheduler)):
+            if value is not None and not value.strip():
+                raise InputError(f"{flag} was given an empty value; omit the flag or give a value.")
         scheduler = scheduler or env.get("TWINLAB_DASK_SCHEDULER") or None
-        if workers is not None and workers < 1:
-            raise InputError(f"--workers must be a whole number ≥ 1 (got {workers}).")
+        if workers is not None and not 1 <= workers <= MAX_WORKERS:
+            raise InputError(f"--workers must be a whole number in [1, {MAX_WORKERS}] (got {workers}).")
         if dask and scheduler:
             raise InputError("give either --dask local[:N] or --scheduler ADDRESS, not both.")
         if scheduler:
@@ -66,8 +70,8 @@ class ExecutionSpec:
             return cls("dask", workers, scheduler)
         if dask:
             match = re.fullmatch(r"local(?::(\d+))?", dask)
-            if not match or (match.group(1) and int(match.group(1)) < 1):
-                raise InputError(f"--dask {dask!r} must be 'local' or 'local:N' with N ≥ 1 workers.")
+            if not match or (match.group(1) and not 1 <= int(match.group(1)) <= MAX_WORKERS):
+                raise InputError(f"--dask {dask!r} must be 'local' or 'local:N' with 1 ≤ N ≤ {MAX_WORKERS} workers.")
             return cls("dask", int(match.group(1)) if match.group(1) else workers, None)
         if workers and workers > 1:
             return cls("joblib", workers, None)
@@ -233,7 +237,12 @@ def run_chunked(task: Callable[[dict], dict], chunks: Sequence[dict], out_dir: s
     manifest_path = out_dir / "manifest.json"
     key = fingerprint({"config": config, "format": fmt})
     if manifest_path.exists():
-        previous = json.loads(manifest_path.read_text())
+        try:
+            previous = json.loads(manifest_path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            previous = None
+        if not isinstance(previous, dict):
+            raise InputError(f"{manifest_path} is not a readable job manifest; choose another output folder.")
         if previous.get("fingerprint") != key:
             raise InputError(f"{out_dir} holds a different job (config differs); choose another output folder.")
     manifest = {"fingerprint": key, "config": config, "n_chunks": len(chunks), "format": fmt, "failures": [],

@@ -7,6 +7,7 @@ which hosted deployments need because their container disks are wiped on restart
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -26,3 +27,14 @@ def database_url() -> str:
     elif url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     return url or f"sqlite:///{data_dir() / 'twinlab.db'}"
+
+
+def configure_logging() -> None:
+    """Send the engine's log (e.g. each checkpoint load) to stderr at ``TWINLAB_LOG_LEVEL`` (unset: warnings)."""
+    logger = logging.getLogger("engine")
+    level = os.environ.get("TWINLAB_LOG_LEVEL", "WARNING").upper()
+    logger.setLevel(level if level in logging.getLevelNamesMapping() else "WARNING")
+    if not logger.handlers:  # idempotent: Streamlit reruns app.py on every interaction
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)

@@ -39,7 +39,7 @@ def _pretrained(dataset: str):
 def _reference(dataset: str, graph_key: str, seed: int, n: int = N_REFERENCE) -> np.ndarray:
     """Reference samples: the shipped MCMC file on the default graph, else generated on demand."""
     if dataset == "heisenberg" and graph_key == next(iter(GRAPH_CHOICES)) and SHIPPED.exists():
-        shipped = np.load(SHIPPED)
+        shipped = np.load(SHIPPED, allow_pickle=False)
         if f"seed{seed}" in shipped and n <= len(shipped[f"seed{seed}"]):
             return shipped[f"seed{seed}"][:n].astype(float)
     spec = _spec(dataset, graph_key)

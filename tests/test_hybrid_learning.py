@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from engine.checkpoints import CheckpointError
 from engine.errors import InputError
 from engine.hybrid import data as data_mod
 from engine.hybrid import pretrained
@@ -84,7 +85,7 @@ def test_pretrained_models_load_and_are_verified(tmp_path):
     copy = tmp_path / "hybrid"
     shutil.copytree(pretrained.MODEL_DIR, copy)
     (copy / "neural.pt").write_bytes(b"tampered")
-    with pytest.raises(InputError, match="sha256"):
+    with pytest.raises(CheckpointError, match="sha256"):
         pretrained.load(copy)
     card_only = json.loads((copy / "card.json").read_text())
     assert card_only["reproduce"] == "python -m engine train pde"

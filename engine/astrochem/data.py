@@ -40,13 +40,14 @@ from engine.errors import InputError
 from engine.execution import ExecutionSpec, stream
 
 LAYOUT_VERSION = 1
+MAX_TRAJECTORIES = 100_000  # trajectories one dataset file may hold
 PENDING, DONE, FAILED = 0, 1, 2
 
 
 def sample_parameters(n: int, seed: int, box: dict[str, tuple[float, float]] = VALID_BOX) -> np.ndarray:
     """``n`` parameter sets (n, 5), a Latin hypercube in log10 space over ``box`` (columns: PARAM_NAMES)."""
-    if not (isinstance(n, int | np.integer) and n >= 1):
-        raise InputError(f"n must be a positive integer; got {n!r}")
+    if isinstance(n, bool) or not (isinstance(n, int | np.integer) and 1 <= n <= MAX_TRAJECTORIES):
+        raise InputError(f"n must be an integer in [1, {MAX_TRAJECTORIES}]; got {n!r}")
     low = np.log10([box[name][0] for name in PARAM_NAMES])
     high = np.log10([box[name][1] for name in PARAM_NAMES])
     unit = qmc.LatinHypercube(d=len(PARAM_NAMES), seed=seed).random(int(n))
@@ -80,9 +81,24 @@ def _create(handle: h5py.File, manifest: dict, params: np.ndarray) -> None:
 
 
 def read_manifest(path: str | Path) -> dict:
-    """The manifest of a dataset file."""
-    with h5py.File(path, "r") as handle:
-        return json.loads(handle.attrs["manifest"])
+    """The manifest of a dataset file; an unreadable or foreign file is an :class:`InputError`."""
+    try:
+        with h5py.File(path, "r") as handle:
+            return _parsed_manifest(handle, path)
+    except OSError as error:
+        raise InputError(f"{path} is not a readable HDF5 file ({error}).") from None
+
+
+def _parsed_manifest(handle: h5py.File, path) -> dict:
+    try:
+        manifest = json.loads(handle.attrs["manifest"])
+    except KeyError:
+        raise InputError(f"{path} is not an `astro dataset` file (no manifest).") from None
+    except (TypeError, ValueError):
+        raise InputError(f"{path} has a corrupt manifest (not JSON).") from None
+    if not isinstance(manifest, dict):
+        raise InputError(f"{path} has a corrupt manifest (not a JSON object).")
+    return manifest
 
 
 def _run_one(task: dict) -> dict:
@@ -119,11 +135,13 @@ def generate_dataset(path: str | Path, n: int, seed: int = 0, spec: ExecutionSpe
         raise InputError(f"cannot open the dataset file {path} for writing: {error}") from None
     with handle:
         if "manifest" in handle.attrs:
-            found = json.loads(handle.attrs["manifest"])
+            found = _parsed_manifest(handle, path)
             if found != manifest:
                 changed = sorted(k for k in manifest if found.get(k) != manifest[k])
                 raise InputError(f"{path} holds a different dataset (differs in: {', '.join(changed)}); "
                                  "use another --out file or the original arguments to resume")
+        elif len(handle) or len(handle.attrs):  # someone else's HDF5 file: never modify it
+            raise InputError(f"{path} is an HDF5 file but not an `astro dataset` file; choose another --out file")
         else:
             _create(handle, manifest, sample_parameters(n, seed))
         status = handle["status"][:]

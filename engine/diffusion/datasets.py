@@ -179,7 +179,12 @@ def make_spec(name: str, graph: Graph | None = None, **params) -> DatasetSpec:
     defaults = {"gmrf": {"kappa": 0.5, "dim": 3}, "heisenberg": {"T": 0.5, "J": 1.0, "dim": 3}}
     if name not in defaults:
         raise InputError(f"dataset must be one of {', '.join(defaults)}, got {name!r}.")
-    merged = {**defaults[name], **{k: v for k, v in params.items() if v is not None}}
+    given = {k: v for k, v in params.items() if v is not None}
+    foreign = sorted(set(given) - set(defaults[name]))
+    if foreign:
+        raise InputError(f"{', '.join(foreign)} does not apply to the {name} dataset; its parameters: "
+                         f"{', '.join(defaults[name])}.")
+    merged = {**defaults[name], **given}
     dim = int(merged.pop("dim"))
     if name == "heisenberg" and dim != 3:
         raise InputError(f"heisenberg spins have dim 3, got {dim}.")

@@ -130,9 +130,12 @@ def random_geometric(n_nodes: int, radius: float, seed: int = 0, dim: int = 2) -
 
 def from_edges(edges, n_nodes: int | None = None) -> Graph:
     """A user-supplied undirected edge list, validated (indices, self-loops, size, connectivity)."""
-    array = np.asarray(edges) if len(edges) else np.zeros((0, 2))
-    if n_nodes is None:
-        n_nodes = int(np.max(array)) + 1 if array.size else 0
+    try:
+        array = np.asarray(edges, dtype=float) if len(edges) else np.zeros((0, 2))
+    except (TypeError, ValueError):
+        raise InputError("edges must be a list of integer node pairs (i, j).") from None
+    if n_nodes is None:  # the largest index + 1; non-finite or huge indices are reported by _validated
+        n_nodes = int(np.max(array)) + 1 if array.size and np.all(np.isfinite(array)) and array.max() < MAX_NODES else 2
     return _validated("user edge list", n_nodes, array)
 
 

@@ -41,13 +41,18 @@ class SimulationConfig:
     def __post_init__(self):
         if self.equation not in FIELDS:
             raise InputError(f"equation = {self.equation!r}; allowed: {', '.join(map(str, Equation))}.")
-        checks = [("nx", self.nx, 8, 4096), ("n_out", self.n_out, 2, 2001), ("t_end", self.t_end, 1e-6, 100.0),
-                  ("nu", self.nu, 0.0, 10.0)]
+        integers = [("nx", self.nx, 8, 4096), ("n_out", self.n_out, 2, 2001), ("seed", self.seed, 0, 2**32 - 1)]
         if self.ny is not None:
-            checks.append(("ny", self.ny, 8, 512))
-        for name, value, low, high in checks:
-            if not (isinstance(value, int | float) and math.isfinite(value) and low <= value <= high):
-                raise InputError(f"{name} = {value} is outside the allowed range [{low}, {high}].")
+            integers.append(("ny", self.ny, 8, 512))
+        for name, value, low, high in integers:
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or not low <= value <= high:
+                raise InputError(f"{name} = {value!r} must be an integer in [{low}, {high}].")
+        reals = [("t_end", self.t_end, 1e-6, 100.0), ("nu", self.nu, 0.0, 10.0),
+                 ("velocity", self.velocity, -10.0, 10.0), ("buoyancy", self.buoyancy, -10.0, 10.0)]
+        for name, value, low, high in reals:
+            if isinstance(value, bool) or not (isinstance(value, int | float) and math.isfinite(value)
+                                               and low <= value <= high):
+                raise InputError(f"{name} = {value!r} is outside the allowed range [{low}, {high}].")
         if self.equation is Equation.SMOKE and (self.ny is None or self.nx > 512):
             raise InputError("smoke is 2-D: give ny in [8, 512] and nx <= 512.")
         if self.ny is not None and self.nx > 512:
@@ -132,6 +137,8 @@ def fit_viscosity(x: np.ndarray, t: np.ndarray, u: np.ndarray, nu0: float = 0.01
     length = len(x) * dx.mean()
     if np.ptp(dx) > 1e-6 * dx.mean():
         raise InputError("x must be a uniform periodic grid.")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int | np.integer) or not 1 <= max_iter <= 1000:
+        raise InputError(f"max_iter = {max_iter!r} must be an integer in [1, 1000].")
     if not bounds[0] <= nu0 <= bounds[1]:
         raise InputError(f"initial nu = {nu0} is outside the bounds [{bounds[0]}, {bounds[1]}].")
     model = Burgers(Grid((len(x),), length=length), float(dts.mean()), nu0)

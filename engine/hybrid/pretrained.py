@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from engine.checkpoints import sha256_of
+from engine.checkpoints import CheckpointError, sha256_of, verified_torch_load
 from engine.errors import InputError
 from engine.hybrid.experiment import PartialPhysicsConfig, run
 from engine.hybrid.hybrid import HybridModel
@@ -58,20 +58,20 @@ def train_pde(args, directory: Path = MODEL_DIR) -> dict:
 
 
 def load(directory: Path = MODEL_DIR) -> tuple[dict[str, torch.nn.Module], dict]:
-    """The three shipped models (eval mode) and the card; raises :class:`InputError` if files are missing or altered."""
+    """The three shipped models (eval mode) and the card; a missing or altered file is a :class:`CheckpointError`."""
     card_path = directory / "card.json"
     if not card_path.is_file():
         raise InputError(f"no pretrained hybrid models in {directory}; run `python -m engine train pde`.")
-    card = json.loads(card_path.read_text())
-    for entry in card["files"].values():
-        path = directory / entry["path"]
-        if not path.is_file() or sha256_of(path) != entry["sha256"]:
-            raise InputError(f"checkpoint {path} is missing or does not match its sha256 in card.json.")
+    try:
+        card = json.loads(card_path.read_text())
+        files = {name: card["files"][name] for name in FILES}
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+        raise CheckpointError(f"model card {card_path} is not valid JSON with a 'files' entry per model.") from None
     config = PartialPhysicsConfig(seed=card["seed"])
     grid = Grid((config.nx,))
     models = {"physical": Burgers(grid, config.dt, config.nu_guess), "neural": build(config.net),
               "hybrid": HybridModel(Burgers(grid, config.dt, config.nu_guess), build(config.closure))}
     for name, model in models.items():
-        model.load_state_dict(torch.load(directory / FILES[name], weights_only=True))
+        model.load_state_dict(verified_torch_load(directory / FILES[name], files[name]))
         model.eval()
     return models, card

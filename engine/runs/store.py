@@ -138,8 +138,9 @@ class RunStore:
         if kind:
             query = query.where(runs.c.kind == kind)
         if text.strip():
-            pattern = f"%{text.strip().lower()}%"
-            query = query.where(or_(*(column.ilike(pattern) for column in
+            literal = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{literal}%"  # the user's text is matched literally (no LIKE wildcards)
+            query = query.where(or_(*(column.ilike(pattern, escape="\\") for column in
                                       (runs.c.title, runs.c.note, runs.c.kind, runs.c.params, runs.c.id))))
         with self.engine.connect() as conn:
             return [_to_run(row) for row in conn.execute(query).mappings()]

@@ -53,7 +53,7 @@ def _sweep(args: argparse.Namespace) -> dict:
         return {"out": args.out, "rows": int(np.prod([axis.count for axis in axes])), "chunks": result.n_chunks,
                 "computed_chunks": result.computed, "resumed_chunks": result.resumed,
                 "seconds": round(time.perf_counter() - start, 3)}
-    if args.dask or args.scheduler or args.workers:
+    if args.dask or args.scheduler or args.workers is not None:
         raise InputError("--workers/--dask/--scheduler need --out to be a folder (chunked sweep), not a file.")
     frame = sweep(axes, base=_recipe(args))
     write_table(frame, args.out)
@@ -112,7 +112,7 @@ def register(subparsers) -> None:
     inv.add_argument("--fix", action="append", default=[], metavar="FIELD=VALUE", help="pin a recipe field")
     inv.add_argument("--model", default="deep_ensemble", choices=("deep_ensemble", "mc_dropout", "laplace"),
                      help="surrogate used for the search (default deep_ensemble)")
-    inv.add_argument("--top", type=int, default=5, help="recipes returned (default 5)")
+    inv.add_argument("--top", type=int, default=5, help="recipes returned, 1..100 (default 5)")
     inv.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     inv.add_argument("--json", dest="as_json", action="store_true", help="print JSON (the default output)")
     inv.set_defaults(func=_design)

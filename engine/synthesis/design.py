@@ -124,6 +124,8 @@ def _verify(columns: dict, target: DesignTarget) -> tuple[dict, np.ndarray]:
 def design(model, target: DesignTarget, *, candidates: int = 16384, verify: int = 64, rounds: int = 2,
            top: int = 5, seed: int = 0) -> dict:
     """Physics-verified recipes for ``target`` found with surrogate ``model`` (see module docstring)."""
+    if isinstance(top, bool) or not isinstance(top, int | np.integer) or not 1 <= top <= 100:
+        raise InputError(f"top = {top!r} must be an integer in [1, 100].")
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     pool = _screen(model, _pin(sample_recipes(candidates, seed), target.fixed), target, verify)

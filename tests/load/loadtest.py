@@ -2,7 +2,9 @@
 
 Starts the app, drives N headless Chromium sessions (default 10) through all pages for a fixed time
 (default 120 s), and reports page loads, errors shown, page render times and server memory (RSS) at the
-start and end, as JSON. Exit status 1 when any error was shown or a page failed to render.
+start and end, as JSON, and how often each checkpoint was loaded (from the server log: the engine logs every
+verified checkpoint load at INFO). Exit status 1 when any error was shown, a page failed to render, or a
+cached model was loaded more than once.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import re
 import statistics
 import sys
 import tempfile
@@ -68,20 +72,37 @@ async def drive(url: str, users: int, seconds: float, pid: int) -> dict:
                                                         "peak": round(max(rss), 1)}}
 
 
+LOAD_LINE = re.compile(r"loaded checkpoint (\S+) \(sha256 verified\)")
+
+
+def checkpoint_loads(log_text: str) -> dict[str, int]:
+    """How many times each checkpoint file was loaded, from the server log."""
+    counts: dict[str, int] = {}
+    for path in LOAD_LINE.findall(log_text):
+        name = str(Path(path).relative_to(Path.cwd())) if Path(path).is_relative_to(Path.cwd()) else path
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--out", default=None, help="also write the JSON report here")
     args = parser.parse_args(argv)
+    os.environ["TWINLAB_LOG_LEVEL"] = "INFO"  # the server logs each checkpoint load
     with tempfile.TemporaryDirectory() as folder:
-        with serve_app(Path(folder) / "server.log", Path(folder)) as (url, process):
+        log = Path(folder) / "server.log"
+        with serve_app(log, Path(folder)) as (url, process):
             report = asyncio.run(drive(url, args.users, args.seconds, process.pid))
+        loads = checkpoint_loads(log.read_text(errors="replace"))
+    report["checkpoint_loads"] = loads
+    report["models_loaded_once"] = bool(loads) and all(count == 1 for count in loads.values())
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:
         Path(args.out).write_text(text + "\n")
-    return 1 if report["errors"] else 0
+    return 1 if report["errors"] or not report["models_loaded_once"] else 0
 
 
 if __name__ == "__main__":
