@@ -141,6 +141,14 @@ class JobProgress:
                 self.interrupted = interruption
         return self.interrupted is not None
 
+    def draw(self, show) -> None:
+        """Run ``show()`` (an extra live element, e.g. a loss chart), holding back an interruption like the bar."""
+        if self.interrupted is None:
+            try:
+                show()
+            except ScriptControlException as interruption:
+                self.interrupted = interruption
+
     def chunks(self, done: int, total: int) -> bool:
         """The ``progress(done, total)`` form used by :mod:`engine.execution` jobs."""
         return self(done / max(total, 1))
