@@ -104,7 +104,7 @@ def sweep(axes: list[Axis], base: Recipe = LITERATURE_RECIPE, chunk: int = 2000,
     axes_spec = [[axis.name, axis.start, axis.stop, axis.count] for axis in axes]
     todo = [(index, {"axes": axes_spec, "base": base.to_dict(), "start": start, "stop": min(total, start + chunk)})
             for index, start in enumerate(range(0, total, chunk))]
-    parts, stopped = {}, False
+    parts, stopped, rows_done = {}, False, 0
     if spec is None or spec.mode == "inprocess":
         results = ((index, _sweep_chunk(params), None) for index, params in todo)
     else:
@@ -113,7 +113,8 @@ def sweep(axes: list[Axis], base: Recipe = LITERATURE_RECIPE, chunk: int = 2000,
         if error is not None:
             raise TwinLabError(f"sweep chunk {index} failed: {error}")
         parts[index] = rows
-        if report(progress, len(parts) / len(todo)) and len(parts) < len(todo):
+        rows_done += todo[index][1]["stop"] - todo[index][1]["start"]
+        if report(progress, rows_done / total) and len(parts) < len(todo):
             stopped = True
             break
     if hasattr(results, "close"):
