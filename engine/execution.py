@@ -188,7 +188,7 @@ def _run_dask(task, todo, retries, spec, on_client=None) -> Iterator[tuple[int, 
 
     with dask_client(spec) as client:
         if on_client:
-            on_client(client.dashboard_link if spec.address is None else None)
+            on_client(client.dashboard_link)  # an external scheduler's link names the host it reported
         # keep at most two chunks per worker in flight, so results never pile up in memory
         in_flight = 2 * max(1, len(client.scheduler_info().get("workers", {})))
         pending = iter(todo)
@@ -209,7 +209,7 @@ def stream(task: Callable[[dict], dict], todo: Sequence[tuple[int, dict]], spec:
 
     Results arrive in completion order, with at most a few in flight per worker. ``error`` is the
     last exception's text after ``retries`` retries (``result`` is then None). ``on_client`` gets
-    the Dask dashboard link (None for an external scheduler) once a cluster is up.
+    the Dask dashboard link (``client.dashboard_link``) once the cluster is up.
     """
     spec = spec or ExecutionSpec()
     if spec.mode not in MODES:

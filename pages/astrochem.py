@@ -23,7 +23,7 @@ from engine.astrochem.physics import (
 )
 from engine.astrochem.solver import solve
 from engine.checkpoints import CheckpointError
-from pages.common import restore_run, save_run_panel, user_errors
+from pages.common import fast_figure, restore_run, save_run_panel, user_errors
 
 DEFAULT_SPECIES = ["CO", "HCO+", "H2O", "OH", "NH3", "N2H+", "CS", "e-", "C+", "C"]
 FLOOR = 1e-16  # abundances below this are not drawn on the log axis
@@ -41,6 +41,13 @@ MAX_CACHED_RUNS = 8
 @st.cache_resource
 def network():
     return load_network()
+
+
+@st.cache_resource
+def solved_clouds() -> dict:
+    """Solver runs shared by every session of this server (the solver is deterministic): a new visitor with
+    the default cloud sees it at once instead of waiting for the integration again."""
+    return {}
 
 
 def log_stops(low: float, high: float, default: float) -> list[float]:
@@ -100,46 +107,45 @@ def box_stops(name: str) -> list[float]:
 
 
 def log_axis(title: str) -> dict:
-    return {"title": title, "type": "log", "exponentformat": "power"}
+    return {"title": {"text": title}, "type": "log", "exponentformat": "power"}
 
 
 def _abundance_figure(times, abundances, species, index, solver=None) -> go.Figure:
-    figure = go.Figure()
-    colours = {}
+    traces = []
     for k, name in enumerate(species):
-        colour = colours.setdefault(name, f"hsl({(k * 47) % 360},65%,45%)")
+        colour = f"hsl({(k * 47) % 360},65%,45%)"
         values = abundances[:, index[name]]
-        figure.add_trace(go.Scatter(x=times, y=np.where(values > FLOOR, values, None), mode="lines", name=name,
-                                    line={"color": colour}, legendgroup=name))
+        traces.append({"type": "scatter", "x": times, "y": np.where(values > FLOOR, values, np.nan), "mode": "lines",
+                       "name": name, "line": {"color": colour}, "legendgroup": name})
         if solver is not None:
             truth = solver[:, index[name]]
-            figure.add_trace(go.Scatter(x=times, y=np.where(truth > FLOOR, truth, None), mode="lines",
-                                        name=f"{name} (solver)", line={"color": colour, "dash": "dot"},
-                                        legendgroup=name, showlegend=False))
-    figure.update_layout(xaxis=log_axis("time [yr]"),
-                         yaxis={**log_axis("abundance x = n(X)/n_H"), "range": [np.log10(FLOOR), 0.0]},
-                         height=460, margin={"t": 30}, legend={"title": "species (dotted: solver)"})
-    return figure
+            traces.append({"type": "scatter", "x": times, "y": np.where(truth > FLOOR, truth, np.nan),
+                           "mode": "lines", "name": f"{name} (solver)", "line": {"color": colour, "dash": "dot"},
+                           "legendgroup": name, "showlegend": False})
+    return fast_figure(traces, {"xaxis": log_axis("time [yr]"), "height": 460, "margin": {"t": 30},
+                                "yaxis": {**log_axis("abundance x = n(X)/n_H"), "range": [np.log10(FLOOR), 0.0]},
+                                "legend": {"title": {"text": "species (dotted: solver)"}}})
 
 
 def _animated_rollout(times, abundances, species, index) -> go.Figure:
     """Bars of the chosen species at each output time; a slider and a play button step through time."""
     logs = np.log10(np.maximum(abundances[:, [index[name] for name in species]], FLOOR))
-    frames = [go.Frame(data=[go.Bar(x=species, y=logs[k], marker={"color": "#4a6fa5"})], name=f"{times[k]:.3g}")
-              for k in range(len(times))]
-    figure = go.Figure(data=frames[0].data, frames=frames)
-    steps = [{"args": [[frame.name], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate"}],
-              "label": frame.name, "method": "animate"} for frame in frames]
-    figure.update_layout(
-        yaxis={"title": "log10 abundance x = n(X)/n_H", "range": [np.log10(FLOOR), 0.0]},
-        xaxis={"title": "species"}, height=400, margin={"t": 30},
-        sliders=[{"steps": steps, "currentvalue": {"prefix": "t [yr] = "}, "pad": {"t": 40}}],
-        updatemenus=[{"type": "buttons", "showactive": False, "x": 0.0, "y": -0.25, "xanchor": "left",
-                      "buttons": [{"label": "▶ Play", "method": "animate",
-                                   "args": [None, {"frame": {"duration": 80, "redraw": True}, "fromcurrent": True}]},
-                                  {"label": "⏸ Pause", "method": "animate",
-                                   "args": [[None], {"frame": {"duration": 0}, "mode": "immediate"}]}]}])
-    return figure
+    names = [f"{t:.3g}" for t in times]
+    frames = [{"name": name, "data": [{"type": "bar", "x": species, "y": logs[k]}]} for k, name in enumerate(names)]
+    steps = [{"args": [[name], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate"}],
+              "label": name, "method": "animate"} for name in names]
+    return fast_figure(
+        [{"type": "bar", "x": species, "y": logs[0], "marker": {"color": "#4a6fa5"}}],
+        {"yaxis": {"title": {"text": "log10 abundance x = n(X)/n_H"}, "range": [np.log10(FLOOR), 0.0]},
+         "xaxis": {"title": {"text": "species"}}, "height": 400, "margin": {"t": 30},
+         "sliders": [{"steps": steps, "currentvalue": {"prefix": "t [yr] = "}, "pad": {"t": 40}}],
+         "updatemenus": [{"type": "buttons", "showactive": False, "x": 0.0, "y": -0.25, "xanchor": "left",
+                          "buttons": [{"label": "▶ Play", "method": "animate",
+                                       "args": [None, {"frame": {"duration": 80, "redraw": True},
+                                                       "fromcurrent": True}]},
+                                      {"label": "⏸ Pause", "method": "animate",
+                                       "args": [[None], {"frame": {"duration": 0}, "mode": "immediate"}]}]}]},
+        frames)
 
 
 def _solver_comparison(times, predicted, truth, species_names, t_end_yr: float) -> None:
@@ -176,9 +182,10 @@ def _sweep(emulator, params: PhysicalParams, index) -> None:
     abundances = emulator.emulate(batch)
     seconds = time.perf_counter() - start
     heat = np.log10(np.maximum(abundances[:, :, index[target]], 1e-20))
-    figure = go.Figure(go.Heatmap(x=emulator.times_yr, y=values, z=heat, colorscale="Viridis",
-                                  colorbar={"title": f"log10 x({target})"}))
-    figure.update_layout(xaxis=log_axis("time [yr]"), yaxis=log_axis(LABELS[name]), height=420, margin={"t": 30})
+    figure = fast_figure([{"type": "heatmap", "x": emulator.times_yr, "y": values, "z": heat, "colorscale": "Viridis",
+                           "colorbar": {"title": {"text": f"log10 x({target})"}}}],
+                         {"xaxis": log_axis("time [yr]"), "yaxis": log_axis(LABELS[name]), "height": 420,
+                          "margin": {"t": 30}})
     st.plotly_chart(figure, width="stretch")
     st.caption(f"{SWEEP_POINTS} clouds emulated in one batch in {1000 * seconds:.0f} ms; the other parameters are "
                "those of the sidebar.")
@@ -252,11 +259,11 @@ def emulator_mode(network) -> None:
     st.plotly_chart(_animated_rollout(times, abundances, species or DEFAULT_SPECIES, index), width="stretch")
 
     st.subheader("Latent trajectory")
-    latent_figure = go.Figure()
-    for k in range(latents.shape[1]):
-        latent_figure.add_trace(go.Scatter(x=times, y=latents[1:, k], mode="lines", name=f"z{k + 1}"))
-    latent_figure.update_layout(xaxis=log_axis("time [yr]"), yaxis={"title": "latent value (dimensionless)"},
-                                height=340, margin={"t": 30}, legend={"title": "latent"})
+    latent_figure = fast_figure(
+        [{"type": "scatter", "x": times, "y": latents[1:, k], "mode": "lines", "name": f"z{k + 1}"}
+         for k in range(latents.shape[1])],
+        {"xaxis": log_axis("time [yr]"), "yaxis": {"title": {"text": "latent value (dimensionless)"}}, "height": 340,
+         "margin": {"t": 30}, "legend": {"title": {"text": "latent"}}})
     st.plotly_chart(latent_figure, width="stretch")
     st.caption("The autoencoder's latent coordinates along the rollout; the stepper predicts each next point.")
 
@@ -336,14 +343,18 @@ with user_errors():
     for warning in validity_warnings(params, t_end_yr):
         st.warning(warning, icon=":material/warning:")
     key = run_key(params, t_end_yr, elements)
+    shared = solved_clouds()
+    if key not in runs and key in shared and (run_clicked or not runs):
+        runs[key] = shared[key]
     if key not in runs and (run_clicked or not runs):
         bar = st.progress(0.0, text="Integrating the rate equations…")
         trajectory = solve(params, t_end_yr=t_end_yr, n_out=64, elements=element_set(elements),
                            progress=progress_updater(bar))
         bar.empty()
-        runs[key] = trajectory
-        while len(runs) > MAX_CACHED_RUNS:
-            runs.pop(next(iter(runs)))
+        runs[key] = shared[key] = trajectory
+        for store in (runs, shared):
+            while len(store) > MAX_CACHED_RUNS:
+                store.pop(next(iter(store)), None)
     trajectory = runs.get(key)
 
 if trajectory is None:
@@ -360,15 +371,13 @@ metrics[3].metric("Electron fraction at end", f"{trajectory.final()['e-']:.2e}")
 
 st.subheader("Abundances")
 species = st.multiselect("Species", options=list(net.species), default=DEFAULT_SPECIES, key="astro_species")
-figure = go.Figure()
-for name in species:
-    values = trajectory.abundances[:, net.index[name]]
-    figure.add_trace(go.Scatter(x=trajectory.times_yr, y=np.where(values > FLOOR, values, None), mode="lines",
-                                name=name))
-figure.update_layout(xaxis={"title": "time [yr]", "type": "log"},
-                     yaxis={"title": "abundance x = n(X)/n_H", "type": "log", "exponentformat": "power",
-                            "range": [np.log10(FLOOR), 0.0]},
-                     height=460, margin={"t": 30}, legend={"title": "species"})
+figure = fast_figure(
+    [{"type": "scatter", "x": trajectory.times_yr, "mode": "lines", "name": name,
+      "y": np.where(trajectory.abundances[:, net.index[name]] > FLOOR, trajectory.abundances[:, net.index[name]],
+                    np.nan)} for name in species],
+    {"xaxis": {"title": {"text": "time [yr]"}, "type": "log"}, "height": 460, "margin": {"t": 30},
+     "yaxis": {**log_axis("abundance x = n(X)/n_H"), "range": [np.log10(FLOOR), 0.0]},
+     "legend": {"title": {"text": "species"}}})
 st.plotly_chart(figure, width="stretch")
 save_run_panel("astrochem-solver",
                f"Astrochemistry solver: n_H {params.density:.3g} cm⁻³, T {params.temperature:.3g} K",
@@ -384,13 +393,11 @@ save_run_panel("astrochem-solver",
 st.subheader("Where the carbon, oxygen and nitrogen are")
 for tab, element in zip(st.tabs(["Carbon", "Oxygen", "Nitrogen"]), ["C", "O", "N"], strict=True):
     budget = element_budget(net, trajectory.abundances, element, top=5)
-    stacked = go.Figure()
-    for column in budget.columns:
-        stacked.add_trace(go.Scatter(x=trajectory.times_yr, y=budget[column], name=column, stackgroup="one",
-                                     mode="lines"))
-    stacked.update_layout(xaxis={"title": "time [yr]", "type": "log"},
-                          yaxis={"title": f"fraction of all {element} atoms", "range": [0, 1]},
-                          height=360, margin={"t": 30})
+    stacked = fast_figure(
+        [{"type": "scatter", "x": trajectory.times_yr, "y": budget[column].to_numpy(float), "name": str(column),
+          "stackgroup": "one", "mode": "lines"} for column in budget.columns],
+        {"xaxis": {"title": {"text": "time [yr]"}, "type": "log"}, "height": 360, "margin": {"t": 30},
+         "yaxis": {"title": {"text": f"fraction of all {element} atoms"}, "range": [0, 1]}})
     tab.plotly_chart(stacked, width="stretch")
 
 st.subheader("Formation and destruction")
@@ -411,9 +418,9 @@ with user_errors():
 st.subheader("Download")
 down_left, down_right = st.columns(2)
 stem = f"astro_nH{params.density:.3g}_T{params.temperature:.3g}"
-down_left.download_button("Run as HDF5", data=run_hdf5_bytes(trajectory), file_name=f"{stem}.h5",
+down_left.download_button("Run as HDF5", data=lambda: run_hdf5_bytes(trajectory), file_name=f"{stem}.h5",
                           mime="application/x-hdf5", icon=":material/download:", key="astro_h5")
-down_right.download_button("Abundances as CSV", data=run_table(trajectory).to_csv(index=False),
+down_right.download_button("Abundances as CSV", data=lambda: run_table(trajectory).to_csv(index=False),
                            file_name=f"{stem}.csv", mime="text/csv", icon=":material/download:", key="astro_csv")
 with st.expander("Model, sources and validated parameter box", icon=":material/info:"):
     st.markdown(

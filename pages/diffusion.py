@@ -16,7 +16,8 @@ from engine.diffusion.datasets import generate, make_spec
 from engine.diffusion.inference import comparison_table, gaussian_twin, generate_samples, pretrained
 from engine.diffusion.process import LaplacianDiffusion
 from engine.diffusion.sampling import SAMPLERS
-from pages.common import restore_run, save_run_panel, user_errors
+from engine.progress import JobStopped
+from pages.common import JobProgress, fast_figure, restore_run, save_run_panel, user_errors
 
 GRAPH_CHOICES = {
     "5×5 grid (pretrained network)": lambda: graphs.grid((5, 5)),
@@ -64,8 +65,23 @@ def _process(dataset: str, graph_key: str):
     return LaplacianDiffusion(GRAPH_CHOICES[graph_key]().laplacian, twin.process.config), twin.scale
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
 def _run(dataset, graph_key, sampler, steps, n, seed, inpaint=False):
+    """A sampling run, shared by all sessions once finished; a new one shows a progress bar and a Stop button."""
+    runs = _finished_runs()
+    key = (dataset, graph_key, sampler, steps, n, seed, inpaint)
+    if key not in runs:
+        runs[key] = _sample_run(*key)
+        while len(runs) > 8:
+            runs.pop(next(iter(runs)), None)
+    return runs[key]
+
+
+@st.cache_resource
+def _finished_runs() -> dict:
+    return {}
+
+
+def _sample_run(dataset, graph_key, sampler, steps, n, seed, inpaint):
     twin = _twin(dataset, graph_key)
     mask = values = None
     if inpaint:
@@ -73,10 +89,16 @@ def _run(dataset, graph_key, sampler, steps, n, seed, inpaint=False):
         mask = positions[:, 0] == positions[:, 0].min()
         values = np.zeros((twin.spec.graph.n_nodes, twin.spec.dim))
         values[:, -1] = 1.0 if twin.spec.unit_norm else 2.0
-    bar = st.progress(0.0, text="sampling the reverse process…")
-    result = generate_samples(twin, n, steps, sampler, seed, record_every=max(1, steps // 20), n_shown=1,
-                              known_mask=mask, known_values=values, progress=lambda f: bar.progress(min(f, 1.0)))
-    bar.empty()
+    job = JobProgress("sampling the reverse process…", key=f"diffusion_job_{int(inpaint)}")
+    try:
+        result = generate_samples(twin, n, steps, sampler, seed, record_every=max(1, steps // 20), n_shown=1,
+                                  known_mask=mask, known_values=values, progress=job)
+    except JobStopped as stopped:  # forget the request, so the next run does not start it again
+        st.session_state.pop("inpaint_run" if inpaint else "run", None)
+        st.session_state["diffusion_stopped"] = str(stopped)
+        raise
+    finally:
+        job.finish()
     return result.samples, result.trajectory[:, 0], result.times, mask
 
 
@@ -86,44 +108,48 @@ def _edges_trace(positions, edges):
         xs += [positions[i, 0], positions[j, 0], None]
         ys += [positions[i, 1], positions[j, 1], None]
         zs += [positions[i, 2], positions[j, 2], None]
-    return go.Scatter3d(x=xs, y=ys, z=zs, mode="lines", line=dict(color="#bbbbbb", width=2), hoverinfo="skip",
-                        showlegend=False)
+    return {"type": "scatter3d", "x": xs, "y": ys, "z": zs, "mode": "lines", "line": {"color": "#bbbbbb", "width": 2},
+            "hoverinfo": "skip", "showlegend": False}
 
 
 def _config_trace(positions, x, unit_norm):
     if unit_norm:
-        return go.Cone(x=positions[:, 0], y=positions[:, 1], z=positions[:, 2], u=x[:, 0], v=x[:, 1], w=x[:, 2],
-                       anchor="center", sizemode="absolute", sizeref=0.6, cmin=0, cmax=1.5, colorscale="Viridis",
-                       colorbar=dict(title="|s|"))
-    return go.Scatter3d(x=positions[:, 0], y=positions[:, 1], z=positions[:, 2], mode="markers",
-                        marker=dict(size=9, color=x[:, 0], colorscale="RdBu", cmin=-3, cmax=3,
-                                    colorbar=dict(title="field component 1")), showlegend=False)
+        return {"type": "cone", "x": positions[:, 0], "y": positions[:, 1], "z": positions[:, 2], "u": x[:, 0],
+                "v": x[:, 1], "w": x[:, 2], "anchor": "center", "sizemode": "absolute", "sizeref": 0.6, "cmin": 0,
+                "cmax": 1.5, "colorscale": "Viridis", "colorbar": {"title": {"text": "|s|"}}}
+    return {"type": "scatter3d", "x": positions[:, 0], "y": positions[:, 1], "z": positions[:, 2], "mode": "markers",
+            "marker": {"size": 9, "color": x[:, 0], "colorscale": "RdBu", "cmin": -3, "cmax": 3,
+                       "colorbar": {"title": {"text": "field component 1"}}}, "showlegend": False}
 
 
 def _scene():
-    return dict(xaxis_title="x (lattice units)", yaxis_title="y (lattice units)", zaxis_title="z (lattice units)",
-                aspectmode="data")
+    return {"xaxis": {"title": {"text": "x (lattice units)"}}, "yaxis": {"title": {"text": "y (lattice units)"}},
+            "zaxis": {"title": {"text": "z (lattice units)"}}, "aspectmode": "data"}
 
 
 def trajectory_figure(spec, frames, times) -> go.Figure:
-    """Plotly animation of one reverse trajectory with play/pause and a time slider."""
+    """Plotly animation of one reverse trajectory with play/pause and a time slider (80 ms per frame).
+
+    Frames carry only the configuration trace (index 1); the graph's edges stay from the first frame.
+    """
     pos, unit = spec.graph.positions, spec.unit_norm
-    edges = _edges_trace(pos, spec.graph.edges)
-    fig = go.Figure(data=[edges, _config_trace(pos, frames[0], unit)],
-                    frames=[go.Frame(data=[edges, _config_trace(pos, f, unit)], name=f"{t:.3f}")
-                            for f, t in zip(frames, times, strict=True)])
-    steps = [dict(method="animate", label=f"{t:.2f}", args=[[f"{t:.3f}"], dict(mode="immediate",
-             frame=dict(duration=0, redraw=True), transition=dict(duration=0))]) for t in times]
-    fig.update_layout(
-        scene=_scene(), height=520, margin=dict(l=0, r=0, t=30, b=0),
-        title="reverse trajectory: diffusion time t from 1 (noise) to 0 (sample)",
-        updatemenus=[dict(type="buttons", x=0.0, y=0.0, xanchor="left", yanchor="top", direction="left", buttons=[
-            dict(label="▶ play", method="animate",
-                 args=[None, dict(frame=dict(duration=250, redraw=True), fromcurrent=True)]),
-            dict(label="⏸ pause", method="animate",
-                 args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False))])])],
-        sliders=[dict(active=0, steps=steps, x=0.2, len=0.8, currentvalue=dict(prefix="t = "))])
-    return fig
+    data = [_edges_trace(pos, spec.graph.edges), _config_trace(pos, frames[0], unit)]
+    animation = [{"name": f"{t:.3f}", "data": [_config_trace(pos, f, unit)], "traces": [1]}
+                 for f, t in zip(frames, times, strict=True)]
+    steps = [{"method": "animate", "label": f"{t:.2f}", "args": [[f"{t:.3f}"], {
+        "mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}]} for t in times]
+    return fast_figure(data, {
+        "scene": _scene(), "height": 520, "margin": {"l": 0, "r": 0, "t": 30, "b": 0},
+        "title": {"text": "reverse trajectory: diffusion time t from 1 (noise) to 0 (sample)"},
+        "updatemenus": [{"type": "buttons", "x": 0.0, "y": 0.0, "xanchor": "left", "yanchor": "top",
+                         "direction": "left", "buttons": [
+                             {"label": "▶ play", "method": "animate",
+                              "args": [None, {"frame": {"duration": 80, "redraw": True}, "fromcurrent": True,
+                                              "transition": {"duration": 0}}]},
+                             {"label": "⏸ pause", "method": "animate",
+                              "args": [[None], {"mode": "immediate", "frame": {"duration": 0, "redraw": False}}]}]}],
+        "sliders": [{"active": 0, "steps": steps, "x": 0.2, "len": 0.8, "currentvalue": {"prefix": "t = "}}]},
+        animation)
 
 
 def energy_figure(spec, samples, reference) -> go.Figure:
@@ -178,6 +204,8 @@ with user_errors():
         if st.button("Sample", type="primary", key="sample"):
             st.session_state["run"] = (dataset, graph_key, sampler, steps, int(n), seed)
         run = st.session_state.get("run")
+        if "diffusion_stopped" in st.session_state:
+            st.warning(st.session_state.pop("diffusion_stopped").capitalize(), icon=":material/stop_circle:")
         if run is None:
             st.info("Press **Sample** to draw configurations and watch the reverse trajectory.")
         else:
@@ -200,9 +228,9 @@ with user_errors():
             st.dataframe(frame.style.format("{:.4f}"), use_container_width=True)
             d1, d2 = st.columns(2)
             d1.download_button("metrics (CSV)", frame.to_csv().encode(), "diffusion_metrics.csv", "text/csv")
-            payload = _npz_bytes(samples=samples, adjacency=run_spec.graph.adjacency.toarray(),
-                                 trajectory=frames[:, None], trajectory_t=times)
-            d2.download_button("samples (.npz)", payload, "diffusion_samples.npz")
+            d2.download_button("samples (.npz)", lambda: _npz_bytes(
+                samples=samples, adjacency=run_spec.graph.adjacency.toarray(), trajectory=frames[:, None],
+                trajectory_t=times), "diffusion_samples.npz")
             run_dataset, run_graph, run_sampler, run_steps, run_n, run_seed = run
             save_run_panel(
                 "diffusion.sample", f"{run_dataset} · {run_sampler} · {run_steps} steps",
@@ -222,10 +250,10 @@ with user_errors():
         xt, _ = process.noise(x0 * scale, np.array([t]), np.random.default_rng(0))
         left, right = st.columns([1.2, 1])
         shown = xt[0] / scale
-        fig = go.Figure([_edges_trace(spec.graph.positions, spec.graph.edges),
-                         _config_trace(spec.graph.positions, shown, spec.unit_norm)])
-        fig.update_layout(scene=_scene(), height=440, margin=dict(l=0, r=0, t=30, b=0),
-                          title=f"S_t = Φ(t) S_0 + √Σ(t) ε at t = {t:.2f}")
+        fig = fast_figure([_edges_trace(spec.graph.positions, spec.graph.edges),
+                           _config_trace(spec.graph.positions, shown, spec.unit_norm)],
+                          {"scene": _scene(), "height": 440, "margin": {"l": 0, "r": 0, "t": 30, "b": 0},
+                           "title": {"text": f"S_t = Φ(t) S_0 + √Σ(t) ε at t = {t:.2f}"}})
         left.plotly_chart(fig, use_container_width=True)
         modes = go.Figure()
         modes.add_scatter(x=process.eigenvalues, y=process.phi(t), mode="markers", name="Φ_k(t)")

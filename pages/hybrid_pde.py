@@ -16,7 +16,7 @@ from engine.hybrid.hybrid import HybridMode
 from engine.hybrid.inference import SimulationConfig, add_noise, fit_viscosity, simulate, trajectory
 from engine.hybrid.physical import Equation
 from engine.hybrid.train import nrmse
-from pages.common import restore_run, save_run_panel, user_errors
+from pages.common import JobProgress, fast_figure, restore_run, save_run_panel, user_errors
 
 st.title("Hybrid PDE")
 st.caption(
@@ -62,52 +62,48 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
+def _title(text: str) -> dict:
+    return {"title": {"text": text}}
+
+
+def _play_controls(names: list[str], duration_ms: int, redraw: bool, y: float) -> tuple[list, list]:
+    """Plotly ``updatemenus`` (play/pause) and ``sliders`` over frames called ``names``."""
+    steps = [{"args": [[name], {"frame": {"duration": 0, "redraw": redraw}, "mode": "immediate"}], "label": name,
+              "method": "animate"} for name in names]
+    buttons = [{"label": "Play", "method": "animate",
+                "args": [None, {"frame": {"duration": duration_ms, "redraw": redraw}, "fromcurrent": True,
+                                "transition": {"duration": 0}}]},
+               {"label": "Pause", "method": "animate",
+                "args": [[None], {"frame": {"duration": 0}, "mode": "immediate"}]}]
+    menus = [{"type": "buttons", "showactive": False, "x": 0, "y": y, "xanchor": "left", "buttons": buttons}]
+    return menus, [{"steps": steps, "currentvalue": {"prefix": "t = "}, "x": 0.15, "len": 0.85, "y": y + 0.08}]
+
+
 def line_animation(x, t, series: dict[str, np.ndarray], y_title: str) -> go.Figure:
-    """Animated line plot of one or more [K, nx] series over the frames of t."""
+    """Animated line plot of one or more [K, nx] series over the frames of t (50 ms per frame when playing)."""
     names = list(series)
     lo = min(float(np.min(s)) for s in series.values())
     hi = max(float(np.max(s)) for s in series.values())
     pad = 0.05 * (hi - lo + 1e-12)
-
-    def traces(k):
-        return [go.Scatter(x=x, y=series[n][k], mode="lines", name=n) for n in names]
-
-    frames = [go.Frame(data=traces(k), name=f"{t[k]:.3f}") for k in range(len(t))]
-    fig = go.Figure(data=traces(0), frames=frames)
-    steps = [{"args": [[f.name], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}],
-              "label": f.name, "method": "animate"} for f in frames]
-    fig.update_layout(
-        xaxis_title="x (dimensionless)", yaxis_title=y_title, yaxis_range=[lo - pad, hi + pad], height=380,
-        updatemenus=[{"type": "buttons", "showactive": False, "x": 0, "y": -0.18, "xanchor": "left",
-                      "buttons": [{"label": "Play", "method": "animate",
-                                   "args": [None, {"frame": {"duration": 60, "redraw": False},
-                                                   "fromcurrent": True}]},
-                                  {"label": "Pause", "method": "animate",
-                                   "args": [[None], {"frame": {"duration": 0}, "mode": "immediate"}]}]}],
-        sliders=[{"steps": steps, "currentvalue": {"prefix": "t = "}, "x": 0.15, "len": 0.85, "y": -0.1}],
-        margin={"b": 90},
-    )
-    return fig
+    labels = [f"{time:.3f}" for time in t]
+    frames = [{"name": label, "data": [{"y": series[n][k]} for n in names]} for k, label in enumerate(labels)]
+    menus, sliders = _play_controls(labels, 50, False, -0.18)
+    data = [{"type": "scatter", "x": x, "y": series[n][0], "mode": "lines", "name": n} for n in names]
+    return fast_figure(data, {"xaxis": _title("x (dimensionless)"), "height": 380, "margin": {"b": 90},
+                              "yaxis": {**_title(y_title), "range": [lo - pad, hi + pad]},
+                              "updatemenus": menus, "sliders": sliders}, frames)
 
 
 def image_animation(x, y, t, field: np.ndarray, title: str) -> go.Figure:
-    """Animated heatmap of a [K, ny, nx] field."""
+    """Animated heatmap of a [K, ny, nx] field (80 ms per frame when playing)."""
     lo, hi = float(field.min()), float(field.max())
-    frames = [go.Frame(data=[go.Heatmap(z=field[k], x=x, y=y, zmin=lo, zmax=hi, colorscale="Viridis")],
-                       name=f"{t[k]:.3f}") for k in range(len(t))]
-    fig = go.Figure(data=frames[0].data, frames=frames)
-    steps = [{"args": [[f.name], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate"}],
-              "label": f.name, "method": "animate"} for f in frames]
-    fig.update_layout(
-        xaxis_title="x (dimensionless)", yaxis_title="y (dimensionless)", title=title, height=480,
-        yaxis_scaleanchor="x",
-        updatemenus=[{"type": "buttons", "showactive": False, "x": 0, "y": -0.12, "xanchor": "left",
-                      "buttons": [{"label": "Play", "method": "animate",
-                                   "args": [None, {"frame": {"duration": 120, "redraw": True},
-                                                   "fromcurrent": True}]}]}],
-        sliders=[{"steps": steps, "currentvalue": {"prefix": "t = "}, "x": 0.12, "len": 0.88, "y": -0.05}],
-    )
-    return fig
+    labels = [f"{time:.3f}" for time in t]
+    frames = [{"name": label, "data": [{"type": "heatmap", "z": field[k]}]} for k, label in enumerate(labels)]
+    menus, sliders = _play_controls(labels, 80, True, -0.12)
+    data = [{"type": "heatmap", "z": field[0], "x": x, "y": y, "zmin": lo, "zmax": hi, "colorscale": "Viridis"}]
+    return fast_figure(data, {"xaxis": _title("x (dimensionless)"), "yaxis": {**_title("y (dimensionless)"),
+                              "scaleanchor": "x"}, "title": {"text": title}, "height": 480,
+                              "updatemenus": menus, "sliders": sliders}, frames)
 
 
 def loss_figure(losses: list[float]) -> go.Figure:
@@ -118,9 +114,24 @@ def loss_figure(losses: list[float]) -> go.Figure:
 
 
 def spacetime(x, t, u: np.ndarray, title: str) -> go.Figure:
-    fig = go.Figure(go.Heatmap(z=u, x=x, y=t, colorscale="RdBu_r", zmid=0, colorbar_title="u"))
-    fig.update_layout(title=title, xaxis_title="x (dimensionless)", yaxis_title="t (dimensionless)", height=380)
-    return fig
+    data = [{"type": "heatmap", "z": u, "x": x, "y": t, "colorscale": "RdBu_r", "zmid": 0,
+             "colorbar": {"title": {"text": "u"}}}]
+    return fast_figure(data, {"title": {"text": title}, "xaxis": _title("x (dimensionless)"),
+                              "yaxis": _title("t (dimensionless)"), "height": 380})
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def hybrid_rollouts(pick: int) -> tuple[dict[str, np.ndarray], dict[str, list[float]]]:
+    """Truth and the three shipped models' rollouts of held-out trajectory ``pick``, and their nRMSE per step."""
+    models, _card = shipped_models()
+    tests = test_trajectories()
+    truth = tests[pick, :, 0]
+    series = {"truth": truth}
+    for name in ("physical", "neural", "hybrid"):
+        series[name] = trajectory(models[name], tests[pick, 0], len(truth) - 1)[:, 0]
+    errors = {n: [nrmse(series[n][None, k:k + 1, None], truth[None, k:k + 1, None]) for k in range(1, len(truth))]
+              for n in ("physical", "neural", "hybrid")}
+    return series, errors
 
 
 def seed_simulation(run) -> None:
@@ -165,12 +176,14 @@ with simulate_tab:
             left.plotly_chart(main_figure, use_container_width=True)
             right.plotly_chart(line_animation(x, t, {"u": out["u"]}, "u (dimensionless)"), use_container_width=True)
             table = pd.DataFrame(out["u"], index=pd.Index(t, name="t"), columns=[f"x={v:.4f}" for v in x])
-            st.download_button("Download u(t, x) as CSV", table.to_csv().encode(), "simulation.csv", "text/csv")
+            st.download_button("Download u(t, x) as CSV", lambda: table.to_csv().encode(), "simulation.csv",
+                               "text/csv")
         else:
             name = "density" if equation is Equation.SMOKE else "u"
             main_figure = image_animation(x, out["y"], t, out[name], f"{equation}: {name}")
             st.plotly_chart(main_figure, use_container_width=True)
-        st.download_button("Download all arrays (.npz)", npz_bytes(out), "simulation.npz", "application/octet-stream")
+        st.download_button("Download all arrays (.npz)", lambda: npz_bytes(out), "simulation.npz",
+                           "application/octet-stream")
         save_run_panel(
             "pde.simulate", f"{equation} · nx={nx} · t_end={t_end:g}",
             {"equation": str(equation), "nx": nx, "ny": nx if two_d else None, "nu": nu, "velocity": velocity,
@@ -244,22 +257,18 @@ with hybrid_tab:
                      hide_index=True)
         tests = test_trajectories()
         pick = st.slider("Held-out trajectory", 0, len(tests) - 1, 0, key="hyb_pick")
-        truth = tests[pick, :, 0]
-        series = {"truth": truth}
-        for name in ("physical", "neural", "hybrid"):
-            series[name] = trajectory(models[name], tests[pick, 0], len(truth) - 1)[:, 0]
+        series, errors = hybrid_rollouts(pick)
+        truth = series["truth"]
         dt = experiment.PartialPhysicsConfig().dt
         times = np.arange(len(truth)) * dt
         xs = np.linspace(-1, 1, truth.shape[-1], endpoint=False)
         st.plotly_chart(line_animation(xs, times, series, "u (dimensionless)"), use_container_width=True)
-        err = go.Figure([go.Scatter(x=times[1:], y=[nrmse(series[n][None, k:k + 1, None], truth[None, k:k + 1, None])
-                                                    for k in range(1, len(truth))], name=n)
-                         for n in ("physical", "neural", "hybrid")])
-        err.update_layout(xaxis_title="t (dimensionless)", yaxis_title="nRMSE", yaxis_type="log", height=320,
-                          title="Rollout error on this trajectory")
+        err = fast_figure([{"type": "scatter", "x": times[1:], "y": errors[n], "name": n} for n in errors],
+                          {"xaxis": _title("t (dimensionless)"), "yaxis": {**_title("nRMSE"), "type": "log"},
+                           "height": 320, "title": {"text": "Rollout error on this trajectory"}})
         st.plotly_chart(err, use_container_width=True)
         export = pd.DataFrame({f"{n}_t{k}": series[n][k] for n in series for k in (0, len(truth) - 1)})
-        st.download_button("Download first/last frames (CSV)", export.to_csv(index=False).encode(),
+        st.download_button("Download first/last frames (CSV)", lambda: export.to_csv(index=False).encode(),
                            "hybrid_rollouts.csv", "text/csv")
 
     st.subheader("Train a hybrid live")
@@ -272,38 +281,43 @@ with hybrid_tab:
     if st.button("Train hybrid", key="live_train"):
         st.session_state.pop("hybrid_result", None)
         live = experiment.quick_config(mode, cycles, epochs)
-        bar = st.progress(0.0, text="training…")
+        job = JobProgress("training…", key="live_job")
         chart = st.empty()
         losses: list[float] = []
 
-        def on_epoch(epoch: int, loss: float, _score) -> None:
+        def on_epoch(epoch: int, loss: float, _score) -> bool:
             losses.append(loss)
-            done = min(len(losses) / (cycles * epochs), 1.0)
-            bar.progress(done, text=f"epoch {len(losses)} of ≤ {cycles * epochs}")
             if len(losses) % 5 == 0:
-                chart.plotly_chart(loss_figure(losses), use_container_width=True)
+                job.draw(lambda: chart.plotly_chart(loss_figure(losses), use_container_width=True))
+            return job(len(losses) / (cycles * epochs), f"epoch {len(losses)} of ≤ {cycles * epochs}")
 
         with user_errors():
-            _, records = experiment.train_hybrid_only(live, on_epoch=on_epoch)
-            bar.progress(1.0, text="done")
-            chart.empty()
-            st.session_state["hybrid_result"] = {"mode": str(mode), "cycles": cycles, "epochs": epochs,
-                                                 "records": records, "losses": losses}
+            try:
+                _, records = experiment.train_hybrid_only(live, on_epoch=on_epoch)
+                chart.empty()
+                st.session_state["hybrid_result"] = {"mode": str(mode), "cycles": cycles, "epochs": epochs,
+                                                     "records": records, "losses": losses, "stopped": job.stopped}
+            finally:
+                job.finish()
     trained = st.session_state.get("hybrid_result")
     if trained is not None:  # kept across reruns, so the save panel below works after its own clicks
+        if trained["stopped"]:
+            st.warning(f"Stopped by the user after {len(trained['records'])} cycle(s); the best finished state is "
+                       "kept and its records are below.", icon=":material/stop_circle:")
         records_table = pd.DataFrame(trained["records"])
         hybrid_figure = loss_figure(trained["losses"])
         st.plotly_chart(hybrid_figure, use_container_width=True, key="hybrid_loss_result")  # may equal the live one
         st.dataframe(records_table, hide_index=True)
-        best = records_table.loc[records_table["val_nrmse"].idxmin()]
-        save_run_panel(
-            "pde.hybrid", f"Hybrid training · {trained['mode']} · {trained['cycles']} cycles",
-            {"mode": trained["mode"], "cycles": trained["cycles"], "epochs": trained["epochs"], "seed": 0,
-             "task": "burgers + reaction r u (1 - u^2), physical model without the reaction"},
-            metrics={"best_val_nrmse": float(best["val_nrmse"]), "best_cycle": int(best["cycle"]),
-                     "nu": float(best["nu"]), "epochs_run": len(trained["losses"])},
-            arrays={"train_loss": np.asarray(trained["losses"]),
-                    **{column: records_table[column].to_numpy() for column in records_table.columns}},
-            figures=[hybrid_figure], key="pde_hybrid_run",
-            command=f"python -m engine pde hybrid --mode {trained['mode']} --cycles {trained['cycles']}"
-                    f" --epochs {trained['epochs']} --seed 0 --json")
+        if not records_table.empty:
+            best = records_table.loc[records_table["val_nrmse"].idxmin()]
+            save_run_panel(
+                "pde.hybrid", f"Hybrid training · {trained['mode']} · {trained['cycles']} cycles",
+                {"mode": trained["mode"], "cycles": trained["cycles"], "epochs": trained["epochs"], "seed": 0,
+                 "task": "burgers + reaction r u (1 - u^2), physical model without the reaction"},
+                metrics={"best_val_nrmse": float(best["val_nrmse"]), "best_cycle": int(best["cycle"]),
+                         "nu": float(best["nu"]), "epochs_run": len(trained["losses"])},
+                arrays={"train_loss": np.asarray(trained["losses"]),
+                        **{column: records_table[column].to_numpy() for column in records_table.columns}},
+                figures=[hybrid_figure], key="pde_hybrid_run",
+                command=f"python -m engine pde hybrid --mode {trained['mode']} --cycles {trained['cycles']}"
+                        f" --epochs {trained['epochs']} --seed 0 --json")

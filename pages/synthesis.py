@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -9,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from engine.execution import ExecutionSpec
 from engine.synthesis import (
     FIELD_SPECS,
     LITERATURE_RECIPE,
@@ -21,7 +23,7 @@ from engine.synthesis import (
     time_course,
 )
 from engine.synthesis.physics.optics import spectrum, wavelength_rgb
-from pages.common import frame_arrays, restore_run, save_run_panel, user_errors
+from pages.common import JobProgress, fast_figure, frame_arrays, restore_run, save_run_panel, user_errors
 
 PHASE_COLOURS = {"cube": "#2ca02c", "platelet": "#1f77b4", "Cs4PbBr6": "#ff7f0e", "CsPb2Br5": "#9467bd",
                  "none": "#7f7f7f"}
@@ -87,61 +89,69 @@ def sidebar_recipe() -> dict:
 
 def phase_bars(result: dict) -> go.Figure:
     probs = result["phase_probabilities"]
-    fig = go.Figure(go.Bar(x=list(probs), y=list(probs.values()),
-                           marker_color=[PHASE_COLOURS[p] for p in probs],
-                           text=[f"{v:.0%}" for v in probs.values()], textposition="outside"))
-    fig.update_layout(title="Phase probabilities", yaxis=dict(title="probability", range=[0, 1.1]),
-                      xaxis_title="phase", height=320, margin=dict(t=50, b=40))
-    return fig
+    bars = {"type": "bar", "x": list(probs), "y": [float(v) for v in probs.values()],
+            "marker": {"color": [PHASE_COLOURS[p] for p in probs]}, "text": [f"{v:.0%}" for v in probs.values()],
+            "textposition": "outside"}
+    return fast_figure([bars], {"title": {"text": "Phase probabilities"}, "height": 320, "margin": {"t": 50, "b": 40},
+                                "yaxis": {"title": {"text": "probability"}, "range": [0, 1.1]},
+                                "xaxis": {"title": {"text": "phase"}}})
 
 
 def size_distribution(result: dict) -> go.Figure:
     mean, std = result["edge_length_nm"], result["edge_length_std_nm"]
-    fig = go.Figure()
+    traces = []
     if mean is not None and std:
         edges = np.linspace(max(mean - 4 * std, 0.0), mean + 4 * std, 200)
         density = np.exp(-0.5 * ((edges - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi))
-        fig.add_scatter(x=edges, y=density, fill="tozeroy", line_color=PHASE_COLOURS[result["phase"]],
-                        name="size distribution")
+        traces.append({"type": "scatter", "x": edges, "y": density, "fill": "tozeroy", "name": "size distribution",
+                       "line": {"color": PHASE_COLOURS[result["phase"]]}})
     label = "platelet lateral size" if result["phase"] == "platelet" else "edge length"
     title = "Size distribution" if std is None else f"Size distribution, σ {std:.1f} nm"
-    fig.update_layout(title=title, xaxis_title=f"{label} (nm)", yaxis_title="probability density "
-                      "(1/nm)", height=320, margin=dict(t=50, b=40), showlegend=False)
-    return fig
+    return fast_figure(traces, {"title": {"text": title}, "xaxis": {"title": {"text": f"{label} (nm)"}},
+                                "yaxis": {"title": {"text": "probability density (1/nm)"}}, "height": 320,
+                                "margin": {"t": 50, "b": 40}, "showlegend": False})
 
 
 def pl_spectrum(result: dict) -> go.Figure:
-    fig = go.Figure()
+    traces = []
     peak, fwhm = result["pl_peak_nm"], result["pl_fwhm_nm"]
     wavelengths = np.linspace(380, 600, 400)
     if peak is not None:
         colour = wavelength_rgb(peak)
-        fig.add_scatter(x=wavelengths, y=result["plqy"] * spectrum(wavelengths, peak, fwhm), fill="tozeroy",
-                        line_color=colour, fillcolor=colour, name="PL")
+        traces.append({"type": "scatter", "x": wavelengths, "y": result["plqy"] * spectrum(wavelengths, peak, fwhm),
+                       "fill": "tozeroy", "line": {"color": colour}, "fillcolor": colour, "name": "PL"})
         title = f"PL: {peak:.0f} nm, FWHM {fwhm:.0f} nm"
     else:
         title = f"PL: none ({result['phase']})"
-    fig.update_layout(title=title, xaxis_title="wavelength (nm)", yaxis_title="intensity (PLQY-scaled)",
-                      height=320, margin=dict(t=50, b=40), showlegend=False)
-    return fig
+    return fast_figure(traces, {"title": {"text": title}, "xaxis": {"title": {"text": "wavelength (nm)"}},
+                                "yaxis": {"title": {"text": "intensity (PLQY-scaled)"}}, "height": 320,
+                                "margin": {"t": 50, "b": 40}, "showlegend": False})
 
 
 def lamer_plot(course: dict) -> go.Figure:
     t = np.maximum(course["time_s"], 1e-6)
-    fig = make_subplots(rows=2, cols=2, shared_xaxes=True, vertical_spacing=0.14, horizontal_spacing=0.1,
-                        subplot_titles=("Supersaturation S", "Nucleation rate", "Particle number density",
-                                        "Mean edge length"))
-    panels = [("supersaturation", 1, 1, "S (–)", "log"), ("nucleation_rate", 1, 2, "J (µmol L⁻¹ s⁻¹)", "log"),
-              ("number_umol_l", 2, 1, "N (µmol/L)", "linear"), ("mean_edge_nm", 2, 2, "⟨L⟩ (nm)", "linear")]
-    for key, row, col, title, scale in panels:
+    panels = [("supersaturation", "Supersaturation S", "S (–)", "log"),
+              ("nucleation_rate", "Nucleation rate", "J (µmol L⁻¹ s⁻¹)", "log"),
+              ("number_umol_l", "Particle number density", "N (µmol/L)", "linear"),
+              ("mean_edge_nm", "Mean edge length", "⟨L⟩ (nm)", "linear")]
+    columns, rows = ([0.0, 0.45], [0.55, 1.0]), ([0.57, 1.0], [0.0, 0.43])  # a 2×2 grid, top row first
+    traces, layout = [], {"height": 520, "title": {"text": "LaMer time course"}, "margin": {"t": 70, "b": 40},
+                          "showlegend": False, "annotations": []}
+    for k, (key, name, title, scale) in enumerate(panels):
         values = course[key]
         if scale == "log":  # show six decades below the peak (the burst switches off far more sharply)
             values = np.where(values > 1e-6 * np.nanmax(values), values, np.nan)
-        fig.add_scatter(x=t, y=values, row=row, col=col, line_color="#d62728", showlegend=False)
-        fig.update_yaxes(title_text=title, type=scale, row=row, col=col)
-        fig.update_xaxes(type="log", row=row, col=col, title_text="time after injection (s)" if row == 2 else None)
-    fig.update_layout(height=520, title="LaMer time course", margin=dict(t=70, b=40))
-    return fig
+        suffix = "" if k == 0 else str(k + 1)
+        traces.append({"type": "scatter", "x": t, "y": values, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
+                       "line": {"color": "#d62728"}})
+        layout[f"xaxis{suffix}"] = {"type": "log", "domain": columns[k % 2], "anchor": f"y{suffix}",
+                                    "title": {"text": "time after injection (s)" if k >= 2 else ""}}
+        layout[f"yaxis{suffix}"] = {"type": scale, "domain": rows[k // 2], "anchor": f"x{suffix}",
+                                    "title": {"text": title}}
+        layout["annotations"].append({"text": name, "showarrow": False, "xref": "paper", "yref": "paper",
+                                      "x": sum(columns[k % 2]) / 2, "y": rows[k // 2][1], "xanchor": "center",
+                                      "yanchor": "bottom", "font": {"size": 14}})
+    return fast_figure(traces, layout)
 
 
 def single_recipe_tab(values: dict) -> None:
@@ -159,9 +169,10 @@ def single_recipe_tab(values: dict) -> None:
         cols[3].metric("PL FWHM", "–" if result["pl_fwhm_nm"] is None else f"{result['pl_fwhm_nm']:.0f} nm")
         cols[4].metric("PLQY (estimate)", f"{result['plqy']:.0%}")
         left, middle, right = st.columns(3)
-        left.plotly_chart(phase_bars(result), width="stretch")
+        bars_fig, spectrum_fig = phase_bars(result), pl_spectrum(result)
+        left.plotly_chart(bars_fig, width="stretch")
         middle.plotly_chart(size_distribution(result), width="stretch")
-        right.plotly_chart(pl_spectrum(result), width="stretch")
+        right.plotly_chart(spectrum_fig, width="stretch")
         course_fig = lamer_plot(course)
         st.plotly_chart(course_fig, width="stretch")
         st.caption(f"Conversion of the limiting precursor at quench: {result['yield']:.0%}. Model and sources: "
@@ -170,7 +181,7 @@ def single_recipe_tab(values: dict) -> None:
         flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in values.items())
         metrics = {k: v for k, v in result.items() if isinstance(v, int | float) and v is not None}
         save_run_panel("synth.simulate", f"Synthesis: {result['phase']} at {values['temperature_c']:g} °C", values,
-                       metrics=metrics, figures=[phase_bars(result), pl_spectrum(result), course_fig],
+                       metrics=metrics, figures=[bars_fig, spectrum_fig, course_fig],
                        command=f"python -m engine synth simulate {flags} --json", key="synth_run_one")
 
 
@@ -240,20 +251,36 @@ def sweep_tab(values: dict) -> None:
     axes = tuple(axis_controls(name, i, len(names) == 2) for i, name in enumerate(names))
     total = int(np.prod([a[3] for a in axes]))
     st.caption(f"{total} recipes; the other fields stay at the sidebar recipe.")
+    scheduler = os.environ.get("TWINLAB_DASK_SCHEDULER")
+    on_dask = st.toggle("Run on Dask", value=bool(scheduler), key="sweep_dask",
+                        help=f"Run the chunks on the Dask scheduler {scheduler}" if scheduler else
+                        "Run the chunks on a local Dask cluster (one worker per core), with its dashboard; "
+                        "set TWINLAB_DASK_SCHEDULER=tcp://HOST:8786 to use an existing cluster")
     if st.button("Run sweep", type="primary", icon=":material/play_arrow:", key="sweep_run"):
         with user_errors():
-            bar = st.progress(0.0, text="Simulating recipes…")
             base = Recipe(**values)
+            spec = ExecutionSpec.from_options(dask=None if scheduler else "local") if on_dask else None
+            job = JobProgress("Starting the Dask cluster…" if on_dask else "Simulating recipes…", key="sweep_job")
             start = time.perf_counter()
-            frame = sweep([make_axis(*a) for a in axes], base=base,
-                          progress=lambda f: bar.progress(f, text=f"Simulating recipes… {f:.0%}"))
-            bar.empty()
-            st.session_state["sweep_result"] = (axes, frame, time.perf_counter() - start)
+            try:
+                frame = sweep([make_axis(*a) for a in axes], base=base, spec=spec, on_client=job.dashboard,
+                              chunk=2000 if total <= 20_000 else 10_000,
+                              progress=lambda f: job(f, "Simulating recipes…"))
+                st.session_state["sweep_result"] = (axes, frame, time.perf_counter() - start)
+            finally:
+                job.finish()
     if "sweep_result" not in st.session_state:
         return
-    axes, frame, seconds = st.session_state["sweep_result"]
-    st.caption(f"{len(frame)} recipes simulated in {seconds:.1f} s; fields not swept are those of the sidebar "
-               "recipe when the sweep was run.")
+    axes, finished, seconds = st.session_state["sweep_result"]
+    frame = finished
+    if finished.attrs.get("stopped"):
+        st.warning(f"Stopped: {len(frame)} of {frame.attrs['total']} recipes finished in {seconds:.1f} s and are "
+                   "shown (the rest of the grid is blank). Run the sweep again to complete it.",
+                   icon=":material/stop_circle:")
+        frame = frame.reindex(range(frame.attrs["total"]))
+    else:
+        st.caption(f"{len(frame)} recipes simulated in {seconds:.1f} s; fields not swept are those of the sidebar "
+                   "recipe when the sweep was run.")
     uncertainty = sweep_uncertainty(frame)
     if len(axes) == 2:
         st.plotly_chart(phase_map(frame, axes), width="stretch")
@@ -275,14 +302,14 @@ def sweep_tab(values: dict) -> None:
         right.plotly_chart(optics, width="stretch")
         if uncertainty is not None:
             st.plotly_chart(uncertainty_lines(uncertainty, frame, axes[0][0]), width="stretch")
-    st.download_button("Download sweep (CSV)", frame.to_csv(index=False).encode(), file_name="synthesis_sweep.csv",
-                       mime="text/csv", icon=":material/download:")
+    st.download_button("Download sweep (CSV)", lambda: finished.to_csv(index=False).encode(),
+                       file_name="synthesis_sweep.csv", mime="text/csv", icon=":material/download:")
     flags = " ".join(f"--vary {n}={a}:{b}:{c}" for n, a, b, c in axes)
     save_run_panel("synth.sweep", f"Synthesis sweep over {', '.join(a[0] for a in axes)}",
-                   {"axes": [list(a) for a in axes], "base": {k: v for k, v in frame.iloc[0].items()
+                   {"axes": [list(a) for a in axes], "base": {k: v for k, v in finished.iloc[0].items()
                                                              if k in FIELD_SPECS or k == "solvent"}},
-                   metrics={"recipes": len(frame), "seconds": seconds},
-                   arrays=frame_arrays(frame),
+                   metrics={"recipes": len(finished), "seconds": seconds},
+                   arrays=frame_arrays(finished),
                    command=f"python -m engine synth sweep {flags} --out sweep.csv", key="synth_run_sweep")
 
 
@@ -293,6 +320,10 @@ def sweep_uncertainty(frame):
     kind, model = surrogates().default()
     if model is None:
         return None
+    done = frame["phase"].notna().to_numpy()
+    if not done.all():  # a stopped sweep: blanks where no recipe was simulated
+        known = sweep_uncertainty(frame[done])
+        return None if known is None else known.set_axis(frame.index[done]).reindex(frame.index)
     out = model.predict_with_uncertainty(frame)
     return pd.DataFrame({"entropy": out["entropy"], "mutual_information": out["mutual_information"]})
 
@@ -543,9 +574,9 @@ single, grid, designer, models, mine = st.tabs(["One recipe", "Sweep", "Design",
 with single:
     single_recipe_tab(recipe_values)
 with grid:
-    sweep_tab(recipe_values)
+    st.fragment(sweep_tab)(recipe_values)
 with designer:
-    design_tab(recipe_values)
+    st.fragment(design_tab)(recipe_values)
 with models:
     models_tab()
 with mine:

@@ -26,6 +26,7 @@ import torch
 from engine.diffusion.models import torch_threads
 from engine.diffusion.process import LaplacianDiffusion
 from engine.errors import InputError
+from engine.progress import JobStopped, report
 
 MAX_STEPS = 5000
 MAX_BATCH = 20_000
@@ -142,8 +143,11 @@ def check_sampler_args(sampler: str, n: int, steps: int) -> None:
 def sample(eps_fn: Callable, process: LaplacianDiffusion, n: int, dim: int, steps: int = 500,
            sampler: str = "ancestral", seed: int = 0, record_every: int | None = None, n_shown: int = 4,
            known_mask: np.ndarray | None = None, known_values: np.ndarray | None = None,
-           progress: Callable[[float], None] | None = None) -> SampleResult:
-    """Draw ``n`` graphs [n, nodes, dim] (model units) with the named reverse-time sampler."""
+           progress: Callable[[float], bool | None] | None = None) -> SampleResult:
+    """Draw ``n`` graphs [n, nodes, dim] (model units) with the named reverse-time sampler.
+
+    ``progress(fraction)`` is called every 25 steps; a truthy return raises :class:`engine.progress.JobStopped`.
+    """
     with torch_threads(1):
         return _sample(eps_fn, process, n, dim, steps, sampler, seed, record_every, n_shown, known_mask,
                        known_values, progress)
@@ -195,8 +199,8 @@ def _sample(eps_fn, process, n, dim, steps, sampler, seed, record_every, n_shown
             z = to_modes(torch.where(mask, to_nodes(noised), to_nodes(z)))
         if record_every and (steps - i + 1) % int(record_every) == 0:
             record(z, float(sched.t[i - 1]))
-        if progress is not None and i % 25 == 0:
-            progress((steps - i + 1) / steps)
+        if i % 25 == 0 and report(progress, (steps - i + 1) / steps):
+            raise JobStopped(f"sampling stopped by the user after {steps - i + 1} of {steps} steps; no samples kept.")
     x = to_nodes(_x0_hat(z, eps_fn(z, float(sched.t[1])), sched, 1))
     if inpaint:
         x = torch.where(mask, values, x)

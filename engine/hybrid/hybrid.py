@@ -130,7 +130,8 @@ def train_hybrid(
     """Run the alternating cycles in place on ``hybrid``; returns one record per cycle.
 
     ``train``/``validation`` are trajectories ``[N, T, C, *space]``; ``augment_states`` ``[A, C, *space]``
-    are unlabelled states for the coupling. The best cycle (validation rollout nRMSE) is restored at the
+    are unlabelled states for the coupling. A truthy ``on_epoch`` return stops after the current cycle's
+    records (the record says ``"stopped": True``). The best cycle (validation rollout nRMSE) is restored at the
     end and, with ``checkpoint_dir``, saved as ``best.pt`` (each cycle as ``cycle_K.pt``).
     """
     torch.manual_seed(seed)
@@ -143,7 +144,7 @@ def train_hybrid(
         score = rollout_nrmse(hybrid, validation)
         record = {"cycle": cycle, **hybrid.physical.values(), "physical_loss": fit.loss,
                   "synthetic_loss": history["train_loss"][-1], "val_nrmse": score,
-                  "val_nrmse_physical": rollout_nrmse(hybrid.physical, validation)}
+                  "val_nrmse_physical": rollout_nrmse(hybrid.physical, validation), "stopped": history["stopped"]}
         records.append(record)
         if checkpoint_dir is not None:
             checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -154,7 +155,7 @@ def train_hybrid(
             since_best += 1
         if on_cycle is not None:
             on_cycle(record)
-        if since_best >= config.patience:
+        if since_best >= config.patience or history["stopped"]:
             break
     _freeze(hybrid.physical, False)
     hybrid.load_state_dict(best_state)

@@ -85,8 +85,9 @@ def train_synthetic(
     """Train ``model``'s trainable parameters on sliding windows of ``train`` (plus ``extra_windows``),
     validating by rollouts over ``validation``.
 
-    ``extra_loss()`` is added to every batch loss (e.g. a hybrid interaction term). Returns the history:
-    per-epoch training loss, validation rollout nRMSE per check, the best value and epochs run.
+    ``extra_loss()`` is added to every batch loss (e.g. a hybrid interaction term). A truthy return of
+    ``on_epoch(epoch, loss, score)`` stops training after that epoch (``history["stopped"]``). Returns the
+    history: per-epoch training loss, validation rollout nRMSE per check, the best value and epochs run.
     """
     torch.manual_seed(config.seed)
     inputs, targets = windows(train, min(config.unroll, train.shape[1] - 1))
@@ -97,7 +98,7 @@ def train_synthetic(
     optimizer = torch.optim.Adam(params, lr=config.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
     best, best_state, since_best = rollout_nrmse(model, validation), copy.deepcopy(model.state_dict()), 0
-    history = {"train_loss": [], "val_epochs": [0], "val_nrmse": [best]}
+    history = {"train_loss": [], "val_epochs": [0], "val_nrmse": [best], "stopped": False}
     for epoch in range(1, config.epochs + 1):
         order = torch.randperm(len(inputs))
         total = 0.0
@@ -125,8 +126,9 @@ def train_synthetic(
                 best, best_state, since_best = score, copy.deepcopy(model.state_dict()), 0
             else:
                 since_best += config.validate_every
-        if on_epoch is not None:
-            on_epoch(epoch, history["train_loss"][-1], score)
+        if on_epoch is not None and on_epoch(epoch, history["train_loss"][-1], score):
+            history["stopped"] = True
+            break
         if since_best >= config.patience:
             break
     model.load_state_dict(best_state)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine.errors import InputError
+from engine.errors import InputError, TwinLabError
 from engine.synthesis.schemas import FIELD_SPECS, LITERATURE_RECIPE, NUMERIC_FIELDS, SOLVENT_NAMES, Recipe
 from engine.synthesis.simulation import PHASE_NAMES, simulate_batch
 
@@ -87,21 +87,46 @@ def simulate_rows(axes: list[Axis], base: Recipe, start: int, stop: int) -> dict
 
 
 def sweep(axes: list[Axis], base: Recipe = LITERATURE_RECIPE, chunk: int = 2000,
-          progress: Callable[[float], None] | None = None) -> pd.DataFrame:
+          progress: Callable[[float], bool | None] | None = None, spec=None,
+          on_client: Callable[[str | None], None] | None = None) -> pd.DataFrame:
     """Simulate the full grid of ``axes`` (1 or 2) around ``base``; one row per grid point.
 
     Columns: the swept fields, every recipe field, the phase probabilities ``p_<phase>``, ``phase`` and the
-    outputs of :func:`engine.synthesis.simulation.simulate_batch`. ``progress(fraction)`` is called per chunk.
+    outputs of :func:`engine.synthesis.simulation.simulate_batch`; the index is the grid point (C order).
+    ``progress(fraction)`` is called per chunk; a truthy return stops the sweep there and the frame holds
+    the finished chunks only (``frame.attrs["stopped"]``). ``spec`` (an :class:`engine.execution.ExecutionSpec`)
+    runs the chunks on joblib or Dask instead of in this process; ``on_client`` gets the Dask dashboard link.
     """
+    from engine.execution import stream
+    from engine.progress import report
+
     total = _check_axes(axes, 2, MAX_POINTS)
-    parts = []
-    for start in range(0, total, chunk):
-        parts.append(simulate_rows(axes, base, start, min(total, start + chunk)))
-        if progress is not None:
-            progress(min(1.0, (start + chunk) / total))
-    frame = pd.DataFrame({key: np.concatenate([part[key] for part in parts]) for key in parts[0]})
+    axes_spec = [[axis.name, axis.start, axis.stop, axis.count] for axis in axes]
+    todo = [(index, {"axes": axes_spec, "base": base.to_dict(), "start": start, "stop": min(total, start + chunk)})
+            for index, start in enumerate(range(0, total, chunk))]
+    parts, stopped, rows_done = {}, False, 0
+    if spec is None or spec.mode == "inprocess":
+        results = ((index, _sweep_chunk(params), None) for index, params in todo)
+    else:
+        results = stream(_sweep_chunk, todo, spec, on_client=on_client)
+    for index, rows, error in results:
+        if error is not None:
+            raise TwinLabError(f"sweep chunk {index} failed: {error}")
+        parts[index] = rows
+        rows_done += todo[index][1]["stop"] - todo[index][1]["start"]
+        if report(progress, rows_done / total) and len(parts) < len(todo):
+            stopped = True
+            break
+    if hasattr(results, "close"):
+        results.close()  # a stopped Dask run cancels its chunks in flight
+    order = sorted(parts)
+    frame = pd.DataFrame({key: np.concatenate([parts[i][key] for i in order]) for key in parts[order[0]]},
+                         index=np.concatenate([np.arange(todo[i][1]["start"], todo[i][1]["stop"]) for i in order])
+                         if stopped else None)
     frame.insert(len(NUMERIC_FIELDS), "solvent", base.solvent)
     frame["phase"] = frame["phase"].astype(object)
+    frame.attrs["stopped"] = stopped
+    frame.attrs["total"] = total
     return frame
 
 
