@@ -128,7 +128,7 @@ def test_solver_kernel_matches_numpy_rhs_and_its_jacobian_column():
     for i in range(2):
         one = {k: (v[i:i + 1] if isinstance(v, np.ndarray) else v) for k, v in cond.items()}
         out, col = np.empty(4), np.empty(4)
-        solver._rhs_column(*state[:, i], consts[i], 0.587, 0.587**3, out, col)
+        solver._rhs_column(*state[:, i], consts[i], 0.587, 0.587**3, out, col, True)
         np.testing.assert_allclose(out, kinetics.rhs(state[:, i:i + 1], one)[:, 0], rtol=1e-12)
         step = 1e-6 * state[3, i]
         bumped = state[:, i:i + 1].copy()

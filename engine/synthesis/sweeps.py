@@ -76,10 +76,11 @@ def grid_rows(axes: list[Axis], base: Recipe, start: int, stop: int) -> dict[str
     return columns
 
 
-def simulate_rows(axes: list[Axis], base: Recipe, start: int, stop: int) -> dict[str, np.ndarray]:
+def simulate_rows(axes: list[Axis], base: Recipe, start: int, stop: int,
+                  path: str | None = None) -> dict[str, np.ndarray]:
     """Recipe columns and every output of grid points ``start`` … ``stop - 1`` (``phase`` as names)."""
     columns = grid_rows(axes, base, start, stop)
-    results = simulate_batch(columns)
+    results = simulate_batch(columns, path)
     rows = {name: columns[name] for name in NUMERIC_FIELDS}
     rows.update({key: values for key, values in results.items() if key != "phase_index"})
     rows["phase"] = np.asarray(PHASE_NAMES)[results["phase_index"]]
@@ -87,16 +88,17 @@ def simulate_rows(axes: list[Axis], base: Recipe, start: int, stop: int) -> dict
 
 
 def sweep(axes: list[Axis], base: Recipe = LITERATURE_RECIPE, chunk: int = 2000,
-          progress: Callable[[float], None] | None = None) -> pd.DataFrame:
+          progress: Callable[[float], None] | None = None, path: str | None = None) -> pd.DataFrame:
     """Simulate the full grid of ``axes`` (1 or 2) around ``base``; one row per grid point.
 
     Columns: the swept fields, every recipe field, the phase probabilities ``p_<phase>``, ``phase`` and the
-    outputs of :func:`engine.synthesis.simulation.simulate_batch`. ``progress(fraction)`` is called per chunk.
+    outputs of :func:`engine.synthesis.simulation.simulate_batch`. ``progress(fraction)`` is called per chunk;
+    ``path`` picks the batch solver (see ``simulate_batch``).
     """
     total = _check_axes(axes, 2, MAX_POINTS)
     parts = []
     for start in range(0, total, chunk):
-        parts.append(simulate_rows(axes, base, start, min(total, start + chunk)))
+        parts.append(simulate_rows(axes, base, start, min(total, start + chunk), path))
         if progress is not None:
             progress(min(1.0, (start + chunk) / total))
     frame = pd.DataFrame({key: np.concatenate([part[key] for part in parts]) for key in parts[0]})

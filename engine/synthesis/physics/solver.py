@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from engine.backend import jit
+from engine.backend import get_backend, jit
 
 try:
     from numba import prange
@@ -37,8 +37,9 @@ MAX_STEPS = 20000
 
 
 @jit(cache=True)
-def _rhs_column(n, m1, v2, m3, c, lattice, vol, out, col):
-    """dy/dt for one recipe (same equations as kinetics.rhs) into ``out``, and ∂(dy/dt)/∂M3 into ``col``.
+def _rhs_column(n, m1, v2, m3, c, lattice, vol, out, col, want_col):
+    """dy/dt for one recipe (same equations as kinetics.rhs) into ``out``; with ``want_col`` also
+    ∂(dy/dt)/∂M3 into ``col``.
 
     Every M3 dependence goes through the supersaturation S (plus the explicit M3 in dM3/dt), so the column
     is the chain rule through S.
@@ -46,66 +47,63 @@ def _rhs_column(n, m1, v2, m3, c, lattice, vol, out, col):
     n = max(n, 0.0)
     m1 = max(m1, 0.0)
     v2 = max(v2, 0.0)
-    dx = 1e-6 / vol if m3 > 0.0 else 0.0
-    explicit = 1.0 if m3 > 0.0 else 0.0
+    positive = m3 > 0.0
     m3 = max(m3, 0.0)
     x = m3 / vol * 1e-6
     cs0 = c[1]
     pb0 = c[2]
-    prod = (cs0 - x) * (pb0 - x) * (2.0 * pb0 - 3.0 * x) / (2.0 * pb0)
-    dprod = -((pb0 - x) * (2.0 * pb0 - 3.0 * x) + (cs0 - x) * (2.0 * pb0 - 3.0 * x)
-              + 3.0 * (cs0 - x) * (pb0 - x)) / (2.0 * pb0)
-    s = c[0] * prod
-    ds = c[0] * dprod * dx
-    if s < 1e-12:
+    s = c[0] * (cs0 - x) * (pb0 - x) * (2.0 * pb0 - 3.0 * x) / (2.0 * pb0)
+    clamped = s < 1e-12
+    if clamped:
         s = 1e-12
-        ds = 0.0
     ln_s = math.log(s)
-    ln_pos = ln_s
-    dln = ds / s
-    if ln_s < _LN_FLOOR:
-        ln_pos = _LN_FLOOR
-        dln = 0.0
+    floored = ln_s < _LN_FLOOR
+    ln_pos = _LN_FLOOR if floored else ln_s
     nuc = c[8] * math.exp(-c[3] / (ln_pos * ln_pos))
-    dnuc = nuc * 2.0 * c[3] / (ln_pos * ln_pos * ln_pos) * dln
     crit0 = c[4] / ln_pos
-    dcrit0 = -crit0 / ln_pos * dln
     crit = math.sqrt(crit0 * crit0 + lattice * lattice)
-    dcrit = crit0 / crit * dcrit0
     mean = (m1 + _SEED * crit) / (n + _SEED)
-    dmean = _SEED / (n + _SEED) * dcrit
     size = math.sqrt(mean * mean + lattice * lattice)
-    dsize = mean / size * dmean
     exponent = c[4] / size
-    if exponent < _MAX_EXP:
-        s_eq = math.exp(exponent)
-        ds_eq = -s_eq * exponent / size * dsize
-    else:
-        s_eq = math.exp(_MAX_EXP)
-        ds_eq = 0.0
+    capped = exponent >= _MAX_EXP
+    s_eq = math.exp(_MAX_EXP if capped else exponent)
     damping = 1.0 / (1.0 + size / c[6])
-    ddamping = -damping * damping / c[6] * dsize
     driving = c[5] * (s - s_eq)
-    ddriving = c[5] * (ds - ds_eq)
     grow = driving * damping
-    dgrow = ddriving * damping + driving * ddamping
     slope = -driving * damping * damping / c[6]
-    dslope = -(ddriving * damping * damping + 2.0 * driving * damping * ddamping) / c[6]
     ratio = s_eq / s
-    dratio = ds_eq / s - s_eq * ds / (s * s)
     denom = 1.0 + ratio * ratio / _MAX_W
     weight = ratio * ratio / denom
-    dweight = 2.0 * ratio / (denom * denom) * dratio
     size3 = size * size * size
     rip = c[7] * weight / size3
-    drip = c[7] * (dweight / size3 - 3.0 * weight / (size3 * size) * dsize)
     m2 = v2 + mean * m1
-    dm2 = dmean * m1
     gap = crit - mean
     out[0] = nuc - rip * n
     out[1] = grow * n + nuc * crit - (2.0 / 3.0) * rip * m1
     out[2] = 2.0 * slope * v2 + nuc * gap * gap - (1.0 / 3.0) * rip * v2
     out[3] = 3.0 * (grow * m2 + slope * (m3 - mean * m2)) + nuc * crit * crit * crit
+    if not want_col:
+        return
+    dx = 1e-6 / vol if positive else 0.0
+    explicit = 1.0 if positive else 0.0
+    dprod = -((pb0 - x) * (2.0 * pb0 - 3.0 * x) + (cs0 - x) * (2.0 * pb0 - 3.0 * x)
+              + 3.0 * (cs0 - x) * (pb0 - x)) / (2.0 * pb0)
+    ds = 0.0 if clamped else c[0] * dprod * dx
+    dln = 0.0 if floored else ds / s
+    dnuc = nuc * 2.0 * c[3] / (ln_pos * ln_pos * ln_pos) * dln
+    dcrit0 = -crit0 / ln_pos * dln
+    dcrit = crit0 / crit * dcrit0
+    dmean = _SEED / (n + _SEED) * dcrit
+    dsize = mean / size * dmean
+    ds_eq = 0.0 if capped else -s_eq * exponent / size * dsize
+    ddamping = -damping * damping / c[6] * dsize
+    ddriving = c[5] * (ds - ds_eq)
+    dgrow = ddriving * damping + driving * ddamping
+    dslope = -(ddriving * damping * damping + 2.0 * driving * damping * ddamping) / c[6]
+    dratio = ds_eq / s - s_eq * ds / (s * s)
+    dweight = 2.0 * ratio / (denom * denom) * dratio
+    drip = c[7] * (dweight / size3 - 3.0 * weight / (size3 * size) * dsize)
+    dm2 = dmean * m1
     col[0] = dnuc - drip * n
     col[1] = dgrow * n + dnuc * crit + nuc * dcrit - (2.0 / 3.0) * drip * m1
     col[2] = 2.0 * dslope * v2 + dnuc * gap * gap + 2.0 * nuc * gap * (dcrit - dmean) - (1.0 / 3.0) * drip * v2
@@ -115,25 +113,26 @@ def _rhs_column(n, m1, v2, m3, c, lattice, vol, out, col):
 
 
 @jit(cache=True)
-def _tau_rhs(tau, y, c, t0, lattice, vol, out, col):
-    """dy/dτ = (t + t₀) dy/dt and its M3 column, for one recipe."""
+def _tau_rhs(tau, y, c, t0, lattice, vol, out, col, want_col):
+    """dy/dτ = (t + t₀) dy/dt (and its M3 column when ``want_col``), for one recipe."""
     factor = t0 * math.exp(tau)
-    _rhs_column(y[0], y[1], y[2], y[3], c, lattice, vol, out, col)
+    _rhs_column(y[0], y[1], y[2], y[3], c, lattice, vol, out, col, want_col)
     for i in range(4):
         out[i] *= factor
-        col[i] *= factor
+        if want_col:
+            col[i] *= factor
 
 
 @jit(cache=True)
 def _step(tau, h, y, c, t0, lattice, vol, floor3, rtol, f0, f1, col, col1, k1, k2, ytmp):
     """One ROS2 step from (tau, y); writes the new state into ytmp and returns the scaled error norm."""
-    _tau_rhs(tau, y, c, t0, lattice, vol, f0, col)
+    _tau_rhs(tau, y, c, t0, lattice, vol, f0, col, True)
     denom = 1.0 - _GAMMA * h * min(col[3], 0.0)
     a = _GAMMA * h * f0[3] / denom
     for i in range(4):
         k1[i] = f0[i] + a * col[i]
         ytmp[i] = y[i] + h * k1[i]
-    _tau_rhs(tau + h, ytmp, c, t0, lattice, vol, f1, col1)
+    _tau_rhs(tau + h, ytmp, c, t0, lattice, vol, f1, col1, False)
     for i in range(4):
         f1[i] = f1[i] - 2.0 * k1[i]
     a = _GAMMA * h * f1[3] / denom
@@ -205,17 +204,40 @@ def constant_matrix(cond: dict, params=KINETICS) -> np.ndarray:
     return np.ascontiguousarray(np.stack([np.asarray(full[k], dtype=float) for k in CONSTANT_FIELDS], axis=1))
 
 
-def integrate(cond: dict, params=KINETICS, rtol: float = RTOL) -> tuple[np.ndarray, np.ndarray]:
+def _integrate_compiled(consts, t0, lattice, vol, rtol):
+    out = np.empty((4, consts.shape[0]))
+    counts = np.empty(consts.shape[0], dtype=np.int64)
+    _integrate_batch(consts, t0, lattice, vol, rtol, out, counts)
+    return out, counts
+
+
+def _integrate_arrays(consts, t0, lattice, vol, rtol):
+    from engine.synthesis.physics import array_solver
+
+    return array_solver.integrate(consts, t0, lattice, vol, rtol, MAX_STEPS)
+
+
+# The two batch paths: the compiled per-recipe kernel (numba, parallel threads) and whole-array steps
+# (NumPy, or CuPy on a GPU). Same scheme; the tests check that they agree.
+PATHS = {"numba": _integrate_compiled, "array": _integrate_arrays}
+
+
+def default_path() -> str:
+    """``array`` on a CuPy backend or without numba, else ``numba``."""
+    backend = get_backend()
+    return "array" if backend.name == "cupy" or not backend.numba else "numba"
+
+
+def integrate(cond: dict, params=KINETICS, rtol: float = RTOL,
+              path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Final states (4, N) and accepted step counts (N,) for every recipe of ``cond``.
 
     ``rtol`` bounds the embedded first-order error estimate per step; the second-order solution kept is
-    much more accurate (see the benchmark for the measured agreement with the reference).
+    much more accurate (see the benchmark for the measured agreement with the reference). ``path`` is a key of
+    :data:`PATHS` (default :func:`default_path`).
     """
     consts = constant_matrix(cond, params)
-    out = np.empty((4, consts.shape[0]))
-    counts = np.empty(consts.shape[0], dtype=np.int64)
-    _integrate_batch(consts, params.time_scale_s, LATTICE_NM, FORMULA_VOLUME_NM3, rtol, out, counts)
-    return out, counts
+    return PATHS[path or default_path()](consts, params.time_scale_s, LATTICE_NM, FORMULA_VOLUME_NM3, rtol)
 
 
 def integrate_recorded(cond: dict, params=KINETICS, max_points: int = 4000,
