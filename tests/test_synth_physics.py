@@ -135,3 +135,13 @@ def test_solver_kernel_matches_numpy_rhs_and_its_jacobian_column():
         bumped[3] += step
         finite = (kinetics.rhs(bumped, one)[:, 0] - out) / step
         np.testing.assert_allclose(col, finite, rtol=1e-4, atol=1e-9 * np.abs(finite).max())
+
+
+def test_array_path_matches_the_compiled_kernel():
+    """The whole-array path (NumPy here, CuPy on a GPU) takes the same steps as the numba kernel."""
+    from engine.synthesis.dataset import sample_recipes
+
+    cond = conditions(validate_arrays(sample_recipes(12, seed=3)))
+    (kernel, kernel_steps), (arrays, array_steps) = (solver.integrate(cond, path=p) for p in ("numba", "array"))
+    np.testing.assert_array_equal(kernel_steps, array_steps)
+    np.testing.assert_allclose(arrays, kernel, rtol=1e-9, atol=0)
