@@ -85,3 +85,39 @@ def bench_synth(args) -> dict:
                          "max_relative_difference_le_1pct": result["max_relative_difference"] <= 0.01,
                          "sweep_100x100_le_1_5_s": result["sweep_100x100"]["numba"]["seconds"] <= 1.5}
     return result
+
+
+SWEEP_MEMORY_JOB = """
+import json, resource, sys, time
+from engine.synthesis.sweeps import make_axis, sweep_to_folder
+axes = [make_axis("temperature_c", 80, 250, 100), make_axis("cs_pb_ratio", 0.05, 4, 100),
+        make_axis("oleylamine_ml", 0.1, 3, int(sys.argv[2]))]
+start = time.perf_counter()
+result = sweep_to_folder(axes, sys.argv[1])
+print(json.dumps({"seconds": time.perf_counter() - start, "chunks": result.n_chunks,
+                  "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def sweep_memory(points: int) -> dict:
+    """Time and peak resident memory of a chunked ``points``-recipe sweep (100 × 100 × points/10⁴ grid of
+    temperature × Cs:Pb × oleylamine, Parquet chunks to a temporary folder), measured in a fresh process."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    if points % 10_000 or not 10_000 <= points <= 10_000_000:
+        raise ValueError(f"sweep points = {points} must be a multiple of 10,000 in [10^4, 10^7].")
+    root = Path(__file__).resolve().parents[2]
+    with tempfile.TemporaryDirectory(prefix="twinlab-sweep-memory-") as folder:
+        done = subprocess.run([sys.executable, "-c", SWEEP_MEMORY_JOB, folder, str(points // 10_000)], check=True,
+                              capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)})
+        stats = json.loads(done.stdout.strip().splitlines()[-1])
+        disk = sum(p.stat().st_size for p in Path(folder).glob("part-*"))
+    peak_mib = stats["peak_rss_kib"] / 1024
+    return {"points": points, "chunks": stats["chunks"], "seconds": round(stats["seconds"], 1),
+            "recipes_per_s": round(points / stats["seconds"], 1), "peak_rss_mib": round(peak_mib, 1),
+            "output_mib": round(disk / 2**20, 1), "target_peak_mib": 2048, "peak_under_2_gib": peak_mib < 2048}
