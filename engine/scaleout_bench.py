@@ -4,6 +4,9 @@
   (cluster start-up excluded and reported separately); speed-up and parallel efficiency.
 * resume: a chunked job in a child process is killed (SIGKILL) mid-way and rerun; every chunk
   finished before the kill is kept byte-for-byte and the result equals an uninterrupted run.
+* synthesis sweep memory (off by default, it takes about an hour for 10^7 recipes on 2 cores): with
+  ``TWINLAB_BENCH_SWEEP_POINTS=10000000`` a chunked sweep of that many recipes runs in a fresh process and its
+  time and peak resident memory are reported (target < 2 GiB).
 """
 
 from __future__ import annotations
@@ -90,4 +93,16 @@ def bench_scaleout(args) -> dict:
     return {"astro_dataset": {"trajectories": n, "one_worker": one, "two_workers": two,
                               "speedup": round(speedup, 3), "efficiency": round(speedup / 2, 3),
                               "target_speedup": 1.7, "cpu_count": os.cpu_count()},
-            "resume_after_sigkill": resume}
+            "resume_after_sigkill": resume, "synth_sweep_memory": _sweep_memory()}
+
+
+SWEEP_POINTS_ENV = "TWINLAB_BENCH_SWEEP_POINTS"
+
+
+def _sweep_memory() -> dict:
+    from engine.synthesis.bench import sweep_memory
+
+    points = os.environ.get(SWEEP_POINTS_ENV)
+    if not points:
+        return {"run": False, "how": f"set {SWEEP_POINTS_ENV}=10000000 to measure a 10^7-recipe sweep"}
+    return sweep_memory(int(points))

@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 
 from engine.errors import InputError
+from engine.execution import ExecutionSpec
 from engine.synthesis import Recipe, make_axis, simulate, simulate_batch, simulate_reference, sweep, time_course
 from engine.synthesis.bench import agreement
-from engine.synthesis.dataset import build_dataset, stratified_indices, write_dataset
+from engine.synthesis.dataset import build_dataset, sample_recipes, stratified_indices, write_dataset
 from engine.synthesis.schemas import recipe_from_mapping, validate_arrays
 from engine.synthesis.sweeps import parse_axis
 
@@ -97,10 +98,12 @@ def test_stratified_indices_balance_classes():
     assert counts.sum() == 30 and counts[1] == 5 and abs(counts[0] - counts[2]) <= 1
 
 
-def test_dataset_is_stratified_and_reproducible(tmp_path):
+def test_dataset_is_stratified_and_reproducible_on_every_execution_path(tmp_path):
     frame, manifest = build_dataset(60, seed=7)
-    again, _ = build_dataset(60, seed=7)
+    again, _ = build_dataset(60, seed=7, spec=ExecutionSpec("joblib", 2), chunk_rows=70)  # 4 chunks, 2 processes
     pd.testing.assert_frame_equal(frame, again)
+    whole, part = sample_recipes(40, seed=7), sample_recipes(15, seed=7, start=20)
+    assert all(np.array_equal(whole[k][20:35], part[k]) for k in whole)
     assert len(frame) == 60 and manifest["seed"] == 7 and set(manifest["ranges"]) >= {"temperature_c"}
     assert all(count >= 6 for count in manifest["class_balance"].values()), manifest["class_balance"]
     written = write_dataset(frame, manifest, str(tmp_path / "d.parquet"))

@@ -62,9 +62,10 @@ def _sweep(args: argparse.Namespace) -> dict:
 
 
 def _dataset(args: argparse.Namespace) -> dict:
+    from engine.execution import spec_from_args, text_progress
     from engine.synthesis.dataset import build_dataset, write_dataset
 
-    frame, manifest = build_dataset(args.n, args.seed)
+    frame, manifest = build_dataset(args.n, args.seed, spec=spec_from_args(args), progress=text_progress("chunks"))
     return write_dataset(frame, manifest, args.out)
 
 
@@ -102,6 +103,7 @@ def register(subparsers) -> None:
     data.add_argument("--n", type=int, required=True, help="rows")
     data.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     data.add_argument("--out", required=True, help="output .parquet (manifest written next to it)")
+    add_execution_arguments(data)
     data.set_defaults(func=_dataset, as_json=True)
 
     inv = sub.add_parser("design", help="inverse design: recipes hitting a PL target, verified by the physics")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +26,14 @@ LOG_FIELDS = ("cs_pb_ratio", "pb_concentration_m", "reaction_time_s")
 MAX_ROWS = 1_000_000
 
 
-def sample_recipes(n: int, seed: int) -> dict[str, np.ndarray]:
-    """``n`` recipe columns from a scrambled Sobol sequence (deterministic in ``seed``)."""
-    power = max(int(np.ceil(np.log2(max(n, 2)))), 1)
-    unit = qmc.Sobol(d=len(NUMERIC_FIELDS) + 1, scramble=True, seed=seed).random_base2(power)[:n]
+def sample_recipes(n: int, seed: int, start: int = 0) -> dict[str, np.ndarray]:
+    """Recipes ``start`` … ``start + n - 1`` of the scrambled Sobol sequence of ``seed`` (deterministic), as columns."""
+    sobol = qmc.Sobol(d=len(NUMERIC_FIELDS) + 1, scramble=True, seed=seed)
+    if start:
+        sobol.fast_forward(start)
+        unit = sobol.random(n)
+    else:
+        unit = sobol.random_base2(max(int(np.ceil(np.log2(max(n, 2)))), 1))[:n]
     columns = {}
     solvent = np.minimum((unit[:, -1] * len(SOLVENT_NAMES)).astype(int), len(SOLVENT_NAMES) - 1)
     for j, name in enumerate(NUMERIC_FIELDS):
@@ -61,13 +66,45 @@ def stratified_indices(labels: np.ndarray, n: int, n_classes: int, rng: np.rando
     return np.sort(np.concatenate([pool[:count] for pool, count in zip(pools, take, strict=True)]))
 
 
-def build_dataset(n: int, seed: int, oversample: int = 4) -> tuple[pd.DataFrame, dict]:
-    """A stratified table of ``n`` simulated recipes and its manifest (dict)."""
+def _candidate_chunk(params: dict) -> dict[str, np.ndarray]:
+    """Recipe columns and simulated outputs of Sobol candidates ``start`` … ``stop - 1`` (one execution chunk)."""
+    columns = sample_recipes(params["stop"] - params["start"], params["seed"], params["start"])
+    return {**columns, **simulate_batch(columns)}
+
+
+def simulate_candidates(n: int, seed: int, spec=None, chunk_rows: int = 50_000,
+                        progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
+    """The first ``n`` Sobol candidates of ``seed`` and their outputs, simulated in chunks on ``spec``
+    (:class:`engine.execution.ExecutionSpec`: in-process, joblib or Dask); the same numbers on every path."""
+    from engine.execution import JobFailed, stream
+
+    chunks = [{"seed": seed, "start": start, "stop": min(n, start + chunk_rows)} for start in range(0, n, chunk_rows)]
+    parts, failures = {}, []
+    for index, arrays, error in stream(_candidate_chunk, list(enumerate(chunks)), spec):
+        if error is None:
+            parts[index] = arrays
+        else:
+            failures.append({"chunk": index, "params": chunks[index], "error": error})
+        if progress is not None:
+            progress(len(parts) + len(failures), len(chunks))
+    if failures:
+        raise JobFailed(failures)
+    return {key: np.concatenate([parts[i][key] for i in range(len(chunks))]) for key in parts[0]}
+
+
+def build_dataset(n: int, seed: int, oversample: int = 4, spec=None, chunk_rows: int = 50_000,
+                  progress: Callable[[int, int], None] | None = None) -> tuple[pd.DataFrame, dict]:
+    """A stratified table of ``n`` simulated recipes and its manifest (dict).
+
+    The ``oversample * n`` candidates are simulated through :func:`simulate_candidates` (``spec``, ``chunk_rows``,
+    ``progress``); the table does not depend on the execution path or the chunk size.
+    """
     if not 10 <= n <= MAX_ROWS:
         raise InputError(f"--n = {n} must be in [10, {MAX_ROWS}].")
     start = time.perf_counter()
-    candidates = sample_recipes(oversample * n, seed)
-    results = simulate_batch(candidates)
+    simulated = simulate_candidates(oversample * n, seed, spec, chunk_rows, progress)
+    candidates = {name: simulated.pop(name) for name in (*NUMERIC_FIELDS, "solvent")}
+    results = simulated
     chosen = stratified_indices(results["phase_index"], n, len(PHASE_NAMES), np.random.default_rng(seed))
     frame = pd.DataFrame({name: candidates[name][chosen] for name in NUMERIC_FIELDS})
     frame["solvent"] = np.asarray(SOLVENT_NAMES, dtype=object)[candidates["solvent"][chosen]]

@@ -55,8 +55,9 @@ def _outputs(columns: dict, cond: dict, state: np.ndarray) -> dict[str, np.ndarr
     return out
 
 
-def simulate_batch(columns: dict) -> dict[str, np.ndarray]:
-    """Simulate N recipes at once with the fast compiled solver.
+def simulate_batch(columns: dict, path: str | None = None) -> dict[str, np.ndarray]:
+    """Simulate N recipes at once with the fast batch solver (``path``: a key of ``solver.PATHS``, default
+    the compiled kernel when numba is present, else whole-array steps on NumPy/CuPy).
 
     ``columns`` maps recipe field names (see :mod:`engine.synthesis.schemas`) to scalars or equal-length
     arrays; missing fields take the literature defaults. Returns 1-D arrays of length N: ``p_<phase>`` for each
@@ -66,7 +67,7 @@ def simulate_batch(columns: dict) -> dict[str, np.ndarray]:
     """
     arrays = validate_arrays(columns)
     cond = conditions(arrays)
-    state, _ = solver.integrate(cond)
+    state, _ = solver.integrate(cond, path=path)
     return _outputs(arrays, cond, state)
 
 

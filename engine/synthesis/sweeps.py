@@ -76,10 +76,11 @@ def grid_rows(axes: list[Axis], base: Recipe, start: int, stop: int) -> dict[str
     return columns
 
 
-def simulate_rows(axes: list[Axis], base: Recipe, start: int, stop: int) -> dict[str, np.ndarray]:
+def simulate_rows(axes: list[Axis], base: Recipe, start: int, stop: int,
+                  path: str | None = None) -> dict[str, np.ndarray]:
     """Recipe columns and every output of grid points ``start`` … ``stop - 1`` (``phase`` as names)."""
     columns = grid_rows(axes, base, start, stop)
-    results = simulate_batch(columns)
+    results = simulate_batch(columns, path)
     rows = {name: columns[name] for name in NUMERIC_FIELDS}
     rows.update({key: values for key, values in results.items() if key != "phase_index"})
     rows["phase"] = np.asarray(PHASE_NAMES)[results["phase_index"]]
@@ -88,21 +89,23 @@ def simulate_rows(axes: list[Axis], base: Recipe, start: int, stop: int) -> dict
 
 def sweep(axes: list[Axis], base: Recipe = LITERATURE_RECIPE, chunk: int = 2000,
           progress: Callable[[float], bool | None] | None = None, spec=None,
-          on_client: Callable[[str | None], None] | None = None) -> pd.DataFrame:
+          on_client: Callable[[str | None], None] | None = None, path: str | None = None) -> pd.DataFrame:
     """Simulate the full grid of ``axes`` (1 or 2) around ``base``; one row per grid point.
 
     Columns: the swept fields, every recipe field, the phase probabilities ``p_<phase>``, ``phase`` and the
     outputs of :func:`engine.synthesis.simulation.simulate_batch`; the index is the grid point (C order).
     ``progress(fraction)`` is called per chunk; a truthy return stops the sweep there and the frame holds
     the finished chunks only (``frame.attrs["stopped"]``). ``spec`` (an :class:`engine.execution.ExecutionSpec`)
-    runs the chunks on joblib or Dask instead of in this process; ``on_client`` gets the Dask dashboard link.
+    runs the chunks on joblib or Dask instead of in this process; ``on_client`` gets the Dask dashboard link;
+    ``path`` picks the batch solver (see ``simulate_batch``).
     """
     from engine.execution import stream
     from engine.progress import report
 
     total = _check_axes(axes, 2, MAX_POINTS)
     axes_spec = [[axis.name, axis.start, axis.stop, axis.count] for axis in axes]
-    todo = [(index, {"axes": axes_spec, "base": base.to_dict(), "start": start, "stop": min(total, start + chunk)})
+    todo = [(index, {"axes": axes_spec, "base": base.to_dict(), "start": start, "stop": min(total, start + chunk),
+                     "path": path})
             for index, start in enumerate(range(0, total, chunk))]
     parts, stopped, rows_done = {}, False, 0
     if spec is None or spec.mode == "inprocess":
@@ -132,7 +135,7 @@ def sweep(axes: list[Axis], base: Recipe = LITERATURE_RECIPE, chunk: int = 2000,
 
 def _sweep_chunk(params: dict) -> dict[str, np.ndarray]:
     axes = [Axis(*axis) for axis in params["axes"]]
-    return simulate_rows(axes, Recipe(**params["base"]), params["start"], params["stop"])
+    return simulate_rows(axes, Recipe(**params["base"]), params["start"], params["stop"], params.get("path"))
 
 
 def sweep_to_folder(axes: list[Axis], out_dir: str, base: Recipe = LITERATURE_RECIPE, spec=None,
