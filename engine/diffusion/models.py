@@ -10,8 +10,9 @@ high-frequency modes (Φ_k(1) ~ e⁻⁴⁵) and leaves the network only the non-
 blocks of message passing over the symmetric-normalised adjacency D^-1/2 A D^-1/2, each conditioned
 on a sinusoidal time embedding; one multi-head self-attention layer over the nodes of each graph for
 global structure (e.g. the magnetisation direction); pre-layer-norm residual connections throughout.
-Rotational symmetry of spin data is learnt from random global rotations during training (see
-``train``), not built in.
+Everything that depends on t only (time embedding and its per-block projections, the skip gains) is
+computed once per sampling grid (:meth:`Denoiser.context`). Rotational symmetry of spin data is learnt
+from random global rotations during training (see ``train``), not built in.
 """
 
 from __future__ import annotations
@@ -63,11 +64,11 @@ class MessageBlock(nn.Module):
         self.time = nn.Linear(hidden, hidden)
         self.out = nn.Linear(hidden, hidden)
 
-    def forward(self, h, adj, temb):
-        """h [nodes, b, hidden] (node-major so Â acts as one matrix product), temb [b, hidden]."""
+    def forward(self, h, adj, time_term):
+        """h [nodes, b, hidden] (node-major so Â acts as one matrix product), time_term = W_t τ [b or 1, hidden]."""
         u = self.norm(h)
         m = (adj @ u.reshape(u.shape[0], -1)).view_as(u)
-        return h + self.out(torch.nn.functional.silu(self.mix(torch.cat([u, m], dim=-1)) + self.time(temb)))
+        return h + self.out(torch.nn.functional.silu(self.mix(torch.cat([u, m], dim=-1)) + time_term))
 
 
 class NodeAttention(nn.Module):
@@ -117,16 +118,22 @@ class EpsNet(nn.Module):
         """x [b, nodes, dim], t [b] → ε̂ [b, nodes, dim]."""
         return self.forward_nodes(x.transpose(0, 1), t).transpose(0, 1)
 
-    def forward_nodes(self, xn: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Node-major form used by the samplers: xn [nodes, b, dim], t [b] or [1] → ε̂ [nodes, b, dim]."""
+    def conditioning(self, t: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Everything that depends on t [B] only: the time embedding τ [B, hidden] and each block's W_t τ."""
         temb = self.time_mlp(sinusoidal_embedding(t, self.config.hidden))
+        return temb, [block.time(temb) for block in self.blocks]
+
+    def forward_nodes(self, xn: torch.Tensor, t: torch.Tensor | None = None, cond=None) -> torch.Tensor:
+        """Node-major form used by the samplers: xn [nodes, b, dim], t [b] or [1] (or its precomputed
+        :meth:`conditioning`) → ε̂ [nodes, b, dim]."""
+        temb, time_terms = self.conditioning(t) if cond is None else cond
         h = self.embed(torch.cat([xn, self.degree.expand(-1, xn.shape[1], -1)], dim=-1)) + temb
         half = len(self.blocks) // 2
-        for block in self.blocks[:half]:
-            h = block(h, self.adj, temb)
+        for block, term in zip(self.blocks[:half], time_terms[:half], strict=True):
+            h = block(h, self.adj, term)
         h = self.attention(h)
-        for block in self.blocks[half:]:
-            h = block(h, self.adj, temb)
+        for block, term in zip(self.blocks[half:], time_terms[half:], strict=True):
+            h = block(h, self.adj, term)
         return self.head(self.out_norm(h))
 
 
@@ -150,20 +157,30 @@ class Denoiser(nn.Module):
         self.register_buffer("u", torch.tensor(process.eigenvectors, dtype=torch.float32))
         self.register_buffer("c", torch.tensor(np.asarray(mode_variance, float), dtype=torch.float32))
 
-    def _coefficients(self, t: torch.Tensor):
+    def context(self, t: torch.Tensor) -> tuple:
+        """Everything that depends on t [B] only: the skip gain and whitening per mode [nodes, B, 1]
+        (exact Φ, Σ in float64, then float32) and the network's :meth:`EpsNet.conditioning`."""
         tt = t.detach().cpu().numpy().astype(float)
         phi = torch.tensor(self.process.phi(tt), dtype=torch.float32)
         sig = torch.tensor(self.process.sigma(tt), dtype=torch.float32)
         var = phi**2 * self.c + sig
-        return (sig.sqrt() / var).T[:, :, None], var.rsqrt().T[:, :, None]  # [nodes, b or 1, 1]
+        return (sig.sqrt() / var).T[:, :, None], var.rsqrt().T[:, :, None], self.net.conditioning(t)
 
-    def forward_modes(self, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Eigenbasis form used by the samplers: z = Uᵀx [nodes, b, dim], t [b] or [1] → Uᵀε̂."""
-        gain, whiten = self._coefficients(t)
+    @staticmethod
+    def split_context(context: tuple) -> list[tuple]:
+        """A context computed for B times → B single-time contexts (views, no copies)."""
+        gain, whiten, (temb, terms) = context
+        return [(gain[:, i:i + 1], whiten[:, i:i + 1], (temb[i:i + 1], [term[i:i + 1] for term in terms]))
+                for i in range(gain.shape[1])]
+
+    def forward_modes(self, z: torch.Tensor, t: torch.Tensor | None = None, context: tuple | None = None):
+        """Eigenbasis form used by the samplers: z = Uᵀx [nodes, b, dim], t [b] or [1] (or its precomputed
+        :meth:`context`) → Uᵀε̂."""
+        gain, whiten, cond = self.context(t) if context is None else context
         shape = z.shape
         x_in = (self.u @ (whiten * z).reshape(shape[0], -1)).view(shape)
-        residual = self.net.forward_nodes(x_in, t)
-        return gain * z + (self.u.T @ residual.reshape(shape[0], -1)).view(shape)
+        residual = self.net.forward_nodes(x_in, cond=cond)
+        return torch.addcmul((self.u.T @ residual.reshape(shape[0], -1)).view(shape), gain, z)
 
     def forward_nodes(self, xn: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """xn [nodes, b, dim], t [b] or [1] → ε̂ [nodes, b, dim]."""

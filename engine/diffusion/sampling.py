@@ -33,13 +33,26 @@ MAX_BATCH = 20_000
 
 
 class NetworkEps:
-    """Wrap a :class:`~engine.diffusion.models.Denoiser` as modal ε̂(z = Uᵀx [nodes, b, dim], t)."""
+    """Wrap a :class:`~engine.diffusion.models.Denoiser` as modal ε̂(z = Uᵀx [nodes, b, dim], t).
+
+    :meth:`prepare` computes the time-only parts (skip gains, time embeddings, biases) for a whole time
+    grid in one batched call, so each reverse step runs only the network trunk.
+    """
 
     def __init__(self, net):
         self.net = net.eval()
+        self.contexts: dict[float, tuple] = {}
+
+    def prepare(self, times: np.ndarray) -> None:
+        times = np.asarray(times, float)
+        batch = self.net.context(torch.tensor(times, dtype=torch.float32))
+        self.contexts = dict(zip(times.tolist(), self.net.split_context(batch), strict=True))
 
     def __call__(self, z: torch.Tensor, t: float) -> torch.Tensor:
-        return self.net.forward_modes(z, torch.full((1,), t, dtype=z.dtype))
+        context = self.contexts.get(t)
+        if context is None:
+            return self.net.forward_modes(z, torch.full((1,), t, dtype=z.dtype))
+        return self.net.forward_modes(z, context=context)
 
 
 class ExactGaussianEps:
@@ -51,10 +64,22 @@ class ExactGaussianEps:
     def __init__(self, process: LaplacianDiffusion, mode_variance: np.ndarray):
         self.process = process
         self.c = np.asarray(mode_variance, float)
+        self.gains: dict[float, torch.Tensor] = {}
+
+    def _gain(self, t) -> np.ndarray:
+        phi, sig = self.process.phi(t), self.process.sigma(t)
+        return np.sqrt(sig) / (phi**2 * self.c + sig)
+
+    def prepare(self, times: np.ndarray) -> None:
+        times = np.asarray(times, float)
+        gains = torch.tensor(self._gain(times), dtype=torch.float32)[:, :, None, None]
+        self.gains = dict(zip(times.tolist(), gains, strict=True))
 
     def __call__(self, z: torch.Tensor, t: float) -> torch.Tensor:
-        phi, sig = self.process.phi(t), self.process.sigma(t)
-        return torch.tensor(np.sqrt(sig) / (phi**2 * self.c + sig), dtype=z.dtype)[:, None, None] * z
+        gain = self.gains.get(t)
+        if gain is None:
+            gain = torch.tensor(self._gain(t), dtype=z.dtype)[:, None, None]
+        return gain * z
 
 
 @dataclass
@@ -67,65 +92,73 @@ class SampleResult:
 
 
 class _Schedule:
-    """Per-step modal coefficients (float32 tensors [nodes, 1, 1]) on the grid t_i = i / steps."""
+    """The grid t_i = i / steps and, per step, modal coefficient tables (float64 numpy [steps+1, nodes])."""
 
     def __init__(self, process: LaplacianDiffusion, steps: int):
         self.t = np.linspace(0.0, 1.0, steps + 1)
         self.phi = process.phi(self.t)
         self.sigma = process.sigma(self.t)
-        self.beta = process.beta(self.t)
-        self.rates = process.rates
+        self.beta = process.beta(self.t)[:, None]
+        self.rates = process.rates[None, :]
         self.dt = 1.0 / steps
 
-    def col(self, values) -> torch.Tensor:
-        return torch.tensor(np.asarray(values, float), dtype=torch.float32)[:, None, None]
+
+def _table(values: np.ndarray) -> torch.Tensor:
+    """float64 [steps+1, nodes] → float32 [steps+1, nodes, 1, 1] (index i gives a [nodes, 1, 1] column)."""
+    return torch.tensor(np.asarray(values, float), dtype=torch.float32)[:, :, None, None]
 
 
-def _x0_hat(z, eps_z, sched, i):
-    return (z - sched.col(np.sqrt(sched.sigma[i])) * eps_z) / sched.col(sched.phi[i])
+def _shifted(values: np.ndarray) -> np.ndarray:
+    """values at the previous grid point (index i holds values[i - 1]; row 0 repeats row 0)."""
+    return np.concatenate([values[:1], values[:-1]])
 
 
-def _ancestral(z, eps_z, sched, i, noise, eps_fn):
-    phi_t, sig_t, phi_s, sig_s = sched.phi[i], sched.sigma[i], sched.phi[i - 1], sched.sigma[i - 1]
-    ratio = phi_t / phi_s
-    sig_ts = sig_t - ratio**2 * sig_s
-    x0 = _x0_hat(z, eps_z, sched, i)
-    mean = sched.col(phi_s * sig_ts / sig_t) * x0 + sched.col(ratio * sig_s / sig_t) * z
-    return mean + sched.col(np.sqrt(sig_s * sig_ts / sig_t)) * noise()
+def _ancestral(s: _Schedule):
+    """Exact Gaussian posterior q(x_s | x_t, x̂₀) per mode: x_s = a x̂₀ + b x_t + c ξ with x̂₀ from (x_t, ε̂)."""
+    phi_s, sig_s = _shifted(s.phi), _shifted(s.sigma)
+    ratio = s.phi / np.where(phi_s > 0, phi_s, 1.0)
+    sig_ts = np.clip(s.sigma - ratio**2 * sig_s, 0.0, None)
+    sig_t = np.where(s.sigma > 0, s.sigma, 1.0)
+    a, b = phi_s * sig_ts / sig_t, ratio * sig_s / sig_t
+    return a / s.phi + b, -a * np.sqrt(s.sigma) / s.phi, np.sqrt(sig_s * sig_ts / sig_t)
 
 
-def _reverse_drift(z, eps_z, sched, i):
-    """f - β s in modal form (per unit time, pointing forward in t)."""
-    score = -eps_z / sched.col(np.sqrt(sched.sigma[i]))
-    return -0.5 * sched.beta[i] * sched.col(sched.rates) * z - sched.beta[i] * score
+def _euler_maruyama(s: _Schedule):
+    """Reverse SDE dx = [f - β s] dt + sqrt(β) dW̄, f = -½ β a_k x, score s = -ε̂ / sqrt(Σ)."""
+    root = np.sqrt(np.where(s.sigma > 0, s.sigma, 1.0))
+    shape = s.phi.shape
+    return 1 + 0.5 * s.beta * s.rates * s.dt, -s.beta * s.dt / root, np.broadcast_to(np.sqrt(s.beta * s.dt), shape)
 
 
-def _euler_maruyama(z, eps_z, sched, i, noise, eps_fn):
-    return z - _reverse_drift(z, eps_z, sched, i) * sched.dt + np.sqrt(sched.beta[i] * sched.dt) * noise()
+def _probability_flow(s: _Schedule):
+    """The deterministic ODE dx/dt = -½ β (a_k x + s) by explicit Euler."""
+    root = np.sqrt(np.where(s.sigma > 0, s.sigma, 1.0))
+    return 1 + 0.5 * s.beta * s.rates * s.dt, -0.5 * s.beta * s.dt / root, None
 
 
-def _predictor_corrector(z, eps_z, sched, i, noise, eps_fn, snr: float = 0.1):
-    z = _euler_maruyama(z, eps_z, sched, i, noise, eps_fn)
-    eps_new = eps_fn(z, float(sched.t[i - 1]))
+@dataclass(frozen=True)
+class Sampler:
+    """A reverse step z_{i-1} = A_i z_i + B_i ε̂(z_i, t_i) + C_i ξ (tables from ``coefficients``), optionally
+    followed by one Langevin corrector step at t_{i-1}."""
+
+    coefficients: Callable[[_Schedule], tuple]
+    corrector: bool = False
+
+
+SAMPLERS: dict[str, Sampler] = {
+    "ancestral": Sampler(_ancestral),
+    "euler_maruyama": Sampler(_euler_maruyama),
+    "predictor_corrector": Sampler(_euler_maruyama, corrector=True),
+    "probability_flow": Sampler(_probability_flow),
+}
+
+
+def _langevin_corrector(z, eps_new, root_sigma, noise, snr: float = 0.1):
+    """One Langevin step preconditioned by Σ_k(t), step size from a signal-to-noise ratio (Song et al. 2021)."""
     xi = noise()
     ratio = xi.norm(dim=(0, 2), keepdim=True) / eps_new.norm(dim=(0, 2), keepdim=True).clamp_min(1e-8)
     step = 2 * (snr * ratio) ** 2
-    root = sched.col(np.sqrt(sched.sigma[i - 1]))
-    return z - step * root * eps_new + torch.sqrt(2 * step) * root * xi
-
-
-def _probability_flow(z, eps_z, sched, i, noise, eps_fn):
-    score = -eps_z / sched.col(np.sqrt(sched.sigma[i]))
-    drift = -0.5 * sched.beta[i] * (sched.col(sched.rates) * z + score)
-    return z - drift * sched.dt
-
-
-SAMPLERS: dict[str, Callable] = {
-    "ancestral": _ancestral,
-    "euler_maruyama": _euler_maruyama,
-    "predictor_corrector": _predictor_corrector,
-    "probability_flow": _probability_flow,
-}
+    return z - step * root_sigma * eps_new + torch.sqrt(2 * step) * root_sigma * xi
 
 
 def check_sampler_args(sampler: str, n: int, steps: int) -> None:
@@ -159,7 +192,7 @@ def _sample(eps_fn, process, n, dim, steps, sampler, seed, record_every, n_shown
     n, steps = int(n), int(steps)
     if record_every is not None and not 1 <= int(record_every) <= steps:
         raise InputError(f"record_every must be an integer in [1, {steps}], got {record_every!r}.")
-    step_fn = SAMPLERS[sampler]
+    method = SAMPLERS[sampler]
     gen = torch.Generator().manual_seed(int(seed))
     nodes = process.n_nodes
     u = torch.tensor(process.eigenvectors, dtype=torch.float32)
@@ -176,11 +209,20 @@ def _sample(eps_fn, process, n, dim, steps, sampler, seed, record_every, n_shown
         return torch.randn(shape, generator=gen)
 
     sched = _Schedule(process, steps)
+    eps_fn.prepare(sched.t[1:])
+    a_tab, b_tab, c_tab = (None if c is None else _table(c) for c in method.coefficients(sched))
+    root_sigma = _table(np.sqrt(sched.sigma))
+    x0_z, x0_eps = _table(1.0 / sched.phi), _table(-np.sqrt(sched.sigma) / sched.phi)
+
+    def x0_hat(z, eps_z, i):
+        return torch.addcmul(x0_z[i] * z, x0_eps[i], eps_z)
+
     inpaint = known_mask is not None
     if inpaint:
         mask = torch.tensor(np.asarray(known_mask, bool))[:, None, None]
         values = torch.tensor(np.asarray(known_values, float), dtype=torch.float32)[:, None, :]
-    z = sched.col(np.sqrt(sched.sigma[-1])) * noise()
+        phi_tab = _table(sched.phi)
+    z = root_sigma[-1] * noise()
     frames, times = [], []
 
     def record(z_modes, t):
@@ -191,17 +233,22 @@ def _sample(eps_fn, process, n, dim, steps, sampler, seed, record_every, n_shown
         record(z, 1.0)
     for i in range(steps, 1, -1):
         eps_z = eps_fn(z, float(sched.t[i]))
-        x0 = _x0_hat(z, eps_z, sched, i) if inpaint else None
-        z = step_fn(z, eps_z, sched, i, noise, eps_fn)
+        x0 = x0_hat(z, eps_z, i) if inpaint else None
+        new = torch.addcmul(a_tab[i] * z, b_tab[i], eps_z)
+        if c_tab is not None:
+            new.addcmul_(c_tab[i], noise())
+        if method.corrector:
+            new = _langevin_corrector(new, eps_fn(new, float(sched.t[i - 1])), root_sigma[i - 1], noise)
+        z = new
         if inpaint:
             x0 = torch.where(mask, values, to_nodes(x0))
-            noised = sched.col(sched.phi[i - 1]) * to_modes(x0) + sched.col(np.sqrt(sched.sigma[i - 1])) * noise()
+            noised = phi_tab[i - 1] * to_modes(x0) + root_sigma[i - 1] * noise()
             z = to_modes(torch.where(mask, to_nodes(noised), to_nodes(z)))
         if record_every and (steps - i + 1) % int(record_every) == 0:
             record(z, float(sched.t[i - 1]))
         if i % 25 == 0 and report(progress, (steps - i + 1) / steps):
             raise JobStopped(f"sampling stopped by the user after {steps - i + 1} of {steps} steps; no samples kept.")
-    x = to_nodes(_x0_hat(z, eps_fn(z, float(sched.t[1])), sched, 1))
+    x = to_nodes(x0_hat(z, eps_fn(z, float(sched.t[1])), 1))
     if inpaint:
         x = torch.where(mask, values, x)
     if record_every:
