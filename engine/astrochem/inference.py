@@ -81,9 +81,10 @@ class _Projector:
         system = upper[self.full] / (norm[:, None] * norm[None, :])  # (C, C, b)
         system[np.arange(len(norm)), np.arange(len(norm))] += 1e-9
         mu = (solve_batched(system, residual) / norm).T.astype(x.dtype)  # (b, C)
-        correction = mu @ self.transposed[:, keep]
-        correction *= weight
-        kept += correction
+        factor = mu @ self.transposed[:, keep]  # x' = x (1 + x S mu): relative terms stay normal floats
+        factor *= np.maximum(kept, FLOOR)
+        factor += 1.0
+        kept *= factor
         x[:, keep] = np.maximum(kept, FLOOR, out=kept)
 
 
