@@ -8,7 +8,15 @@ import h5py
 import numpy as np
 import pytest
 
-from engine.astrochem.data import DONE, FAILED, PENDING, generate_dataset, read_manifest, sample_parameters
+from engine.astrochem.data import (
+    DONE,
+    FAILED,
+    PENDING,
+    expected_steps,
+    generate_dataset,
+    read_manifest,
+    sample_parameters,
+)
 from engine.astrochem.network import load_network
 from engine.astrochem.physics import PARAM_NAMES, VALID_BOX
 from engine.astrochem.solver import SolverConfig
@@ -126,3 +134,12 @@ def test_unreadable_or_unwritable_files_are_clear_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cannot open the dataset file" in err and "cannot write the run" in err and "Traceback" not in err
     assert bad.read_text() == "plain text"  # the user's file is untouched
+
+
+def test_expected_steps_model_orders_runs_by_cost():
+    # log10 steps = 2.449 + 0.092 log10 n_H - 0.038 log10 T: 10^2.779 at n_H = 1e4 cm^-3, T = 10 K
+    rows = np.array([[1e4, 10.0, 1.0, 10.0, 1.3e-17], [1e6, 10.0, 1.0, 10.0, 1.3e-17],
+                     [1e4, 100.0, 1.0, 10.0, 1.3e-17]])
+    steps = expected_steps(rows)
+    assert steps[0] == pytest.approx(10 ** 2.779, rel=1e-9)
+    assert steps[1] > steps[0] > steps[2]

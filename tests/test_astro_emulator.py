@@ -181,3 +181,11 @@ def test_cpu_rollout_matches_the_torch_stepper(shipped):
     with torch.no_grad():
         reference = shipped.stepper.rollout(scaled, shipped._t_next, start).numpy()
     np.testing.assert_allclose(fast[:, 1:], reference, atol=1e-4)
+
+
+def test_output_times_match_the_grid_and_projection_is_per_cloud(shipped):
+    params = sample_parameters(3, 78)
+    full = shipped.emulate(params)
+    picked = shipped.emulate(params, times_yr=shipped.times_yr[[2, 30, 63]])
+    np.testing.assert_allclose(picked, full[:, [2, 30, 63]], rtol=1e-3, atol=1e-18)
+    np.testing.assert_allclose(shipped.emulate(params[1:2]), full[1:2], rtol=1e-3, atol=1e-18)

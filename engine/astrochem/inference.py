@@ -26,7 +26,7 @@ from engine.astrochem.processing import FLOOR, Scaling, time_feature
 from engine.checkpoints import CheckpointError
 from engine.errors import InputError
 
-SIGNIFICANT = 1e-12  # relative to n_H: species below this everywhere in a batch are not corrected
+SIGNIFICANT = 1e-9  # relative to n_H: species below this in every row of a block take no conservation correction
 
 
 def project_conserved(x: np.ndarray, stoichiometry: np.ndarray, totals: np.ndarray) -> np.ndarray:
@@ -34,28 +34,76 @@ def project_conserved(x: np.ndarray, stoichiometry: np.ndarray, totals: np.ndarr
 
     Minimises sum(((x' - x) / x)^2) subject to the constraints (Lagrange): ``x' = x + x^2 (S mu)`` with
     ``(S^T X^2 S) mu = r``, r the violations. Each constraint is divided by its total (charge by the total
-    abundance of charged species) so the small system is well conditioned. Species never above
-    ``SIGNIFICANT`` in the batch would take corrections below 1e-12 relative: they are left out (unchanged).
-    Works in the dtype of ``x`` (float32 for speed, float64 for exactness); results floored at FLOOR.
+    abundance of charged species) so the small system is well conditioned. A species' correction scales
+    with its abundance squared, so the main carriers of each element take it and trace species keep
+    their values (species below ``SIGNIFICANT`` in every row are not corrected). Works in the dtype of ``x``
+    (float32 for speed, float64 for exactness); the small systems are solved in float64; results are
+    floored at FLOOR. Returns a new array.
     """
-    shape, dtype, n_conserved = x.shape, x.dtype, stoichiometry.shape[1]
-    x = x.reshape(-1, shape[-1])
-    s = stoichiometry.astype(dtype)
-    norm = np.empty((len(x), n_conserved))
-    norm[:, :-1] = np.where(totals[:-1] > 0, totals[:-1], 1.0)
-    norm[:, -1] = np.maximum(x @ np.abs(s[:, -1]), FLOOR)
-    residual = (np.asarray(totals, dtype=np.float64) - x @ s) / norm
-    keep = np.flatnonzero(x.max(axis=0) > SIGNIFICANT)
-    kept, s_kept = x[:, keep], s[keep]
-    pairs = (s_kept[:, :, None] * s_kept[:, None, :]).reshape(len(keep), -1)  # (k, C*C)
-    weight = np.maximum(kept, 1e-18)  # x^2 stays a normal float32 (denormals make BLAS ~100x slower)
-    system = ((weight * weight) @ pairs).astype(np.float64).reshape(-1, n_conserved, n_conserved)
-    system /= norm[:, :, None] * norm[:, None, :]
-    system += 1e-9 * np.eye(n_conserved)
-    mu = (np.linalg.solve(system, residual[:, :, None])[:, :, 0] / norm).astype(dtype)
-    out = x.copy()
-    out[:, keep] = np.maximum(kept + weight * weight * (mu @ s_kept.T), FLOOR)
+    shape = x.shape
+    out = np.array(x, copy=True).reshape(-1, shape[-1])
+    _Projector(stoichiometry, totals, out.dtype).apply_(out)
     return out.reshape(shape)
+
+
+class _Projector:
+    """:func:`project_conserved` with its constant matrices prepared once, applied in place to row blocks."""
+
+    def __init__(self, stoichiometry: np.ndarray, totals: np.ndarray, dtype=np.float32):
+        s = np.asarray(stoichiometry, dtype=np.float64)
+        n_conserved = s.shape[1]
+        upper_i, upper_j = np.triu_indices(n_conserved)
+        self.totals = np.asarray(totals, dtype=np.float64)[:, None]  # (C, 1): column per constraint
+        self.scale = np.where(self.totals[:-1, 0] > 0, self.totals[:-1, 0], 1.0)[:, None]  # element totals
+        self.with_charge = np.column_stack([s, np.abs(s[:, -1])]).astype(dtype)  # x @ it: totals, charged mass
+        self.pairs = (s[:, upper_i] * s[:, upper_j]).astype(dtype)  # (S, C(C+1)/2): S^T X^2 S, upper half
+        full = np.zeros((n_conserved, n_conserved), dtype=int)
+        full[upper_i, upper_j] = full[upper_j, upper_i] = np.arange(len(upper_i))
+        self.full = full  # index of each (i, j) entry in the upper half
+        self.transposed = np.ascontiguousarray(s.T.astype(dtype))
+
+    def apply_(self, x: np.ndarray) -> None:
+        """Project the rows of ``x`` (b, n_species) onto the conserved totals, in place.
+
+        Species below ``SIGNIFICANT`` in every row are left out of the correction (never of the totals);
+        included, they would have moved by less than ~2e-4 of themselves (measured on 256 held-out clouds).
+        """
+        sums = (x @ self.with_charge).T.astype(np.float64)  # (C + 1, b)
+        norm = np.empty((len(self.totals), len(x)))
+        norm[:-1] = self.scale
+        norm[-1] = np.maximum(sums[-1], FLOOR)
+        residual = (self.totals - sums[:-1]) / norm
+        keep = np.flatnonzero(x.max(axis=0) > SIGNIFICANT)
+        kept = x[:, keep]
+        weight = np.maximum(kept, 1e-18)  # x^2 stays a normal float32 (denormals make BLAS ~100x slower)
+        weight *= weight
+        upper = (weight @ self.pairs[keep]).T.astype(np.float64)  # (C(C+1)/2, b)
+        system = upper[self.full] / (norm[:, None] * norm[None, :])  # (C, C, b)
+        system[np.arange(len(norm)), np.arange(len(norm))] += 1e-9
+        mu = (solve_batched(system, residual) / norm).T.astype(x.dtype)  # (b, C)
+        factor = mu @ self.transposed[:, keep]  # x' = x (1 + x S mu): relative terms stay normal floats
+        factor *= np.maximum(kept, FLOOR)
+        factor += 1.0
+        kept *= factor
+        x[:, keep] = np.maximum(kept, FLOOR, out=kept)
+
+
+def solve_batched(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Solve ``a[:, :, k] y[:, k] = b[:, k]`` for every k: a (C, C, n) symmetric positive definite, b (C, n).
+
+    Gaussian elimination without pivoting, vectorised over the batch (last) axis: for thousands of small
+    systems this is ~50x faster than a LAPACK call per system. ``a`` and ``b`` are overwritten.
+    """
+    size = len(b)
+    for k in range(size - 1):
+        factor = a[k + 1:, k] / a[k, k]  # (C - k - 1, n)
+        a[k + 1:, k + 1:] -= factor[:, None] * a[k, k + 1:][None]
+        b[k + 1:] -= factor * b[k]
+    y = np.empty_like(b)
+    for k in range(size - 1, -1, -1):
+        y[k] = (b[k] - np.einsum("in,in->n", a[k, k + 1:], y[k + 1:])) / a[k, k]
+    return y
+
 
 class Emulator:
     """Autoencoder + latent stepper + scaling, ready to emulate batches of clouds (numpy in and out)."""
@@ -71,7 +119,8 @@ class Emulator:
                                        device=self.device)
         self._totals = self.network.totals(initial_abundances(self.network))
         self._totals[-1] = 0.0
-        self._ln_output: tuple[torch.Tensor, torch.Tensor] | None = None  # folded last decoder layer
+        self._decoder: tuple[np.ndarray, ...] | None = None  # decoder arrays, output scaling folded in
+        self._projection: _Projector | None = None
         self._numpy_layers: list | None = None  # the stepper's (weight^T, bias) as arrays, for CPU rollouts
         self._start_latent: np.ndarray | None = None  # latent of the training start state, computed once
 
@@ -160,7 +209,8 @@ class Emulator:
     def _cpu_rollout(self, params: np.ndarray, z0: np.ndarray) -> np.ndarray:
         """The stepper's rollout in NumPy (same maths as :meth:`LatentEmulator.rollout`, which a test checks):
         on a CPU, NumPy's per-call overhead is several times lower than PyTorch's over 64 small steps.
-        The latent standardisation and the constant inputs are folded into the first layer once per call."""
+        The latent standardisation and the constant inputs are folded into the first layer once per call,
+        the output standardisation into the last; every step reuses preallocated buffers."""
         if self._numpy_layers is None:
             self._numpy_layers = [(layer.weight.detach().cpu().numpy().T.copy(), layer.bias.detach().cpu().numpy())
                                   for layer in self.stepper._linears]
@@ -171,18 +221,29 @@ class Emulator:
         n_params = params.shape[1]
         w_time, w_latent = first[n_params], first[n_params + 1:] / std[:, None]
         constant = params @ first[:n_params] + bias - (mean / std) @ first[n_params + 1:]
+        last, last_bias = layers[-1][0] * std, layers[-1][1] * std
         t_next = self._t_next.cpu().numpy()
         out = np.empty((len(params), len(t_next) + 1, len(mean)), dtype=np.float32)
         out[:, 0] = z = z0
-        with np.errstate(over="ignore"):
-            for k, t in enumerate(t_next):
-                h = constant + t * w_time + z @ w_latent
-                h = h / (1.0 + np.exp(-h))
-                for weight, b in layers[1:-1]:
-                    h = h @ weight + b
-                    h = h / (1.0 + np.exp(-h))
-                z = np.clip(z + (h @ layers[-1][0] + layers[-1][1]) * std, low, high)
-                out[:, k + 1] = z
+        width = max(weight.shape[1] for weight, _ in layers[:-1])
+        buffers = [np.empty((len(params), width), dtype=np.float32) for _ in range(2)]
+        for k, t in enumerate(t_next):
+            h = buffers[0][:, :first.shape[1]]
+            np.matmul(z, w_latent, out=h)
+            h += constant
+            h += t * w_time
+            _silu_(h)
+            for i, (weight, b) in enumerate(layers[1:-1], start=1):
+                spare = buffers[i % 2][:, :weight.shape[1]]
+                np.matmul(h, weight, out=spare)
+                spare += b
+                _silu_(spare)
+                h = spare
+            step = h @ last
+            step += last_bias
+            step += z
+            z = out[:, k + 1]
+            np.clip(step, low, high, out=z)
         return out
 
     def emulate(self, params, initial: np.ndarray | None = None, times_yr=None, conserve: bool = True) -> np.ndarray:
@@ -190,7 +251,7 @@ class Emulator:
 
         ``initial`` (n_species,) or (n, n_species): state at t = 0 (default: the dense-cloud start the
         emulator was trained from; other starts are outside its training data). ``times_yr``: output
-        times (default: the training grid).
+        times (default: the training grid); only the grid points around them are decoded.
         """
         params = self.check_params(params)
         start = None
@@ -200,30 +261,76 @@ class Emulator:
                 raise InputError(f"initial abundances must be {self.network.n_species} finite values >= 0 per row")
             start = np.broadcast_to(self.encode(initial), (len(params), self.latent_size))
         latents = self.latent_emulate(params, start)[:, 1:]
-        logs = self._ln_abundances(latents)
-        if times_yr is not None:
-            logs = _interpolate_log_time(self.times_yr, logs, self.check_times(times_yr)).astype(np.float32)
-        abundances = np.exp(logs, out=logs)
+        if times_yr is None:
+            return self._abundances(latents, conserve)
+        position = np.interp(np.log10(self.check_times(times_yr)), np.log10(self.times_yr),
+                             np.arange(len(self.times_yr), dtype=np.float64))
+        low = np.minimum(np.floor(position).astype(int), len(self.times_yr) - 2)
+        needed, where = np.unique(np.concatenate([low, low + 1]), return_inverse=True)
+        logs = self._ln_abundances(latents[:, needed])
+        weight = (position - low).astype(np.float32)[None, :, None]
+        abundances = logs[:, where[:len(low)]] * (1.0 - weight) + logs[:, where[len(low):]] * weight
+        abundances = np.ascontiguousarray(abundances)  # so that the reshape below is a view
+        np.exp(abundances, out=abundances)
         if conserve:
-            abundances = project_conserved(abundances, self.network.stoichiometry, self._totals)
+            self._projector.apply_(abundances.reshape(-1, abundances.shape[-1]))
         return abundances
 
-    @torch.inference_mode()
+    @property
+    def _projector(self) -> _Projector:
+        if self._projection is None:
+            self._projection = _Projector(self.network.stoichiometry, self._totals)
+        return self._projection
+
+    def _decoder_arrays(self) -> tuple[np.ndarray, ...]:
+        """The decoder as arrays: (W_in^T, b_in, W_out^T, b_out), the output scaling folded into the last
+        layer so that it yields natural-log abundances."""
+        if self._decoder is None:
+            ae = self.autoencoder
+            tensors = (ae.w2, ae.dec_b1, ae.w1, ae.dec_b2)
+            w_in, b_in, w_out, b_out = (tensor.detach().cpu().numpy() for tensor in tensors)
+            factor = np.float32(self.scaling.species_scale * np.log(10.0))
+            shift = (self.scaling.species_mean * np.log(10.0)).astype(np.float32)
+            self._decoder = (w_in.copy(), b_in.copy(), w_out * factor, b_out * factor + shift)
+        return self._decoder
+
     def _ln_abundances(self, latents: np.ndarray) -> np.ndarray:
-        """Natural-log abundances of latents: the decoder with the output scaling folded into its last layer."""
-        ae = self.autoencoder
-        if self._ln_output is None:
-            factor = self.scaling.species_scale * np.log(10.0)
-            mean = torch.as_tensor(self.scaling.species_mean * np.log(10.0), dtype=torch.float32, device=self.device)
-            self._ln_output = (ae.w1.t() * factor, ae.dec_b2 * factor + mean)
-        hidden = torch.nn.functional.silu(torch.nn.functional.linear(self._tensor(latents), ae.w2.t(), ae.dec_b1))
-        return torch.nn.functional.linear(hidden, *self._ln_output).cpu().numpy()
+        """Natural-log abundances (..., n_species, float32) of latents (..., L), decoded in row blocks."""
+        flat = np.ascontiguousarray(latents, dtype=np.float32).reshape(-1, latents.shape[-1])
+        out = np.empty((len(flat), self.network.n_species), dtype=np.float32)
+        for rows in _blocks(len(flat)):
+            self._decode_into(flat[rows], out[rows])
+        return out.reshape(*latents.shape[:-1], -1)
+
+    def _decode_into(self, latents: np.ndarray, out: np.ndarray) -> None:
+        w_in, b_in, w_out, b_out = self._decoder_arrays()
+        hidden = latents @ w_in
+        hidden += b_in
+        _silu_(hidden)
+        np.matmul(hidden, w_out, out=out)
+        out += b_out
+
+    def _abundances(self, latents: np.ndarray, conserve: bool) -> np.ndarray:
+        """Decode, exponentiate and (optionally) project every latent (n, G, L), block by block, so that each
+        block stays in cache through all the steps: one pass over the output in memory."""
+        flat = np.ascontiguousarray(latents, dtype=np.float32).reshape(-1, latents.shape[-1])
+        out = np.empty((len(flat), self.network.n_species), dtype=np.float32)
+        for rows in _blocks(len(flat)):
+            block = out[rows]
+            self._decode_into(flat[rows], block)
+            np.exp(block, out=block)
+            if conserve:
+                self._projector.apply_(block)
+        return out.reshape(*latents.shape[:-1], -1)
 
 
-def _interpolate_log_time(grid_yr: np.ndarray, values: np.ndarray, times_yr: np.ndarray) -> np.ndarray:
-    """Linear interpolation in log10 t of ``values`` (n, len(grid), S) at ``times_yr``."""
-    position = np.interp(np.log10(times_yr), np.log10(grid_yr), np.arange(len(grid_yr), dtype=np.float64))
-    low = np.minimum(np.floor(position).astype(int), len(grid_yr) - 2)
-    weight = (position - low)[None, :, None]
-    return values[:, low] * (1.0 - weight) + values[:, low + 1] * weight
+BLOCK_ROWS = 1024  # rows (cloud x time) per block: a block of abundances is 1.2 MB, about one core's L2
 
+
+def _blocks(n: int):
+    return (slice(start, min(start + BLOCK_ROWS, n)) for start in range(0, n, BLOCK_ROWS))
+
+
+def _silu_(h: np.ndarray) -> None:
+    """``h <- h * sigmoid(h)`` in place (PyTorch's vectorised kernel on the array's memory: ~1.7x NumPy's)."""
+    torch.nn.functional.silu(torch.from_numpy(h), inplace=True)
