@@ -20,7 +20,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
-from engine.synthesis.features import feature_pipeline, pipeline_from_state, pipeline_state
+from engine.synthesis.features import feature_pipeline, pipeline_from_state, pipeline_state, recipe_columns
 from engine.synthesis.models import calibration as cal
 from engine.synthesis.models import targets as tg
 from engine.synthesis.models.domain import DomainDistance
@@ -53,7 +53,7 @@ class UncertaintyEstimator(ClassifierMixin, BaseEstimator):
         self.target_mean_ = np.nanmean(z, axis=0)
         self.target_std_ = np.nanstd(z, axis=0)
         x_tr = self.features_.transform(X)
-        self.domain_ = DomainDistance().fit(x_tr, self.seed)
+        self.domain_ = DomainDistance().fit(recipe_columns(X), self.seed)
         x_va, y_va, t_va = eval_set
         self.history_ = self._fit_core(x_tr, y, self._scale(z), self.features_.transform(x_va), np.asarray(y_va),
                                        self._scale(tg.encode(t_va)))
@@ -101,7 +101,7 @@ class UncertaintyEstimator(ClassifierMixin, BaseEstimator):
         features = self.features_.transform(X)
         out = self._from_samples(*self._samples(features), quantities=quantities)
         if quantities:
-            out["domain_distance"] = self.domain_.score(features)
+            out["domain_distance"] = self.domain_.score(recipe_columns(X))
         return out
 
     def _from_samples(self, logits, mean, var, quantities) -> dict:
