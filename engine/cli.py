@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--out", help="also write the JSON result to this file")
         cmd.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
         cmd.add_argument("--data", help="input data file, for jobs that need one (e.g. train astro)")
+        cmd.add_argument("--tune", action="store_true", help="hyper-parameter search first (train synth: Optuna)")
         cmd.set_defaults(func=_run_registered(table, kind))
 
     for module in TWIN_CLIS:

@@ -290,6 +290,9 @@ def sweep_tab(values: dict) -> None:
                                       "entropy (nats)", "Magma"), width="stretch")
             right.plotly_chart(heatmap(uncertainty, axes, "mutual_information", "Surrogate epistemic uncertainty",
                                        "mutual information (nats)", "Magma"), width="stretch")
+            st.plotly_chart(heatmap(uncertainty, axes, "domain_distance", "Distance to the surrogate's training "
+                                    "data (> 1: outside its training box)", "distance (99 % level = 1)", "Magma"),
+                            width="stretch")
         left, right = st.columns(2)
         left.plotly_chart(heatmap(frame, axes, "edge_length_nm", "Edge length", "edge length (nm)"),
                           width="stretch")
@@ -325,14 +328,18 @@ def sweep_uncertainty(frame):
         known = sweep_uncertainty(frame[done])
         return None if known is None else known.set_axis(frame.index[done]).reindex(frame.index)
     out = model.predict_with_uncertainty(frame)
-    return pd.DataFrame({"entropy": out["entropy"], "mutual_information": out["mutual_information"]})
+    return pd.DataFrame({"entropy": out["entropy"], "mutual_information": out["mutual_information"],
+                         "domain_distance": out["domain_distance"]})
 
 
 def uncertainty_lines(uncertainty, frame, name: str) -> go.Figure:
-    fig = go.Figure([go.Scatter(x=frame[name], y=uncertainty["entropy"], name="predictive entropy"),
-                     go.Scatter(x=frame[name], y=uncertainty["mutual_information"], name="epistemic (mutual info)")])
+    fig = go.Figure([go.Scatter(x=frame[name], y=uncertainty["entropy"], name="predictive entropy (nats)"),
+                     go.Scatter(x=frame[name], y=uncertainty["mutual_information"], name="epistemic (nats)"),
+                     go.Scatter(x=frame[name], y=uncertainty["domain_distance"], name="distance to training data",
+                                yaxis="y2", line_dash="dot")])
     fig.update_layout(title="Surrogate uncertainty along the sweep", xaxis_title=axis_title(name),
-                      yaxis_title="nats", height=360, legend=dict(orientation="h", y=-0.3))
+                      yaxis_title="nats", height=360, legend=dict(orientation="h", y=-0.3),
+                      yaxis2=dict(title="distance (99 % level = 1)", overlaying="y", side="right"))
     return fig
 
 
@@ -397,10 +404,10 @@ def design_tab(values: dict) -> None:
 
 @st.cache_data(show_spinner=False)
 def reliability_data(kind: str, rows: int, seed: int) -> dict:
-    from engine.synthesis.dataset import build_dataset
+    from engine.synthesis.dataset import TRAINING_BOX, build_dataset
     from engine.synthesis.models import calibration as cal
 
-    frame, _ = build_dataset(rows, seed, oversample=2)
+    frame, _ = build_dataset(rows, seed, oversample=2, box=TRAINING_BOX)
     labels = frame["phase"].map({p: i for i, p in enumerate(PHASE_NAMES)}).to_numpy()
     model = surrogates().models[kind]
     proba = model.predict_proba(frame)
@@ -473,6 +480,33 @@ def parity_figure(table, name: str, unit: str) -> go.Figure:
     return fig
 
 
+def adapt_section(valid) -> None:
+    """Recalibrate and correct the surrogate on the lab rows, with cross-validation; the shipped model is kept."""
+    import pandas as pd
+
+    from engine.synthesis.adapt import adapt
+
+    kind, model = surrogates().default()
+    if model is None:
+        return
+    st.subheader("Adapt the surrogate to these data")
+    st.caption("Temperature scaling on the measured phases and a ridge correction of the residuals, each scored by "
+               "5-fold cross-validation on your rows. The shipped model is not changed; the adapted predictions "
+               "exist in this session only.")
+    if not st.button("Adapt and cross-validate", key="lab_adapt", icon=":material/tune:"):
+        return
+    with user_errors():
+        adapted, report = adapt(model, valid)
+        rows = [{"quantity": name, **entry} for name, entry in report.items()]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        helped = [name for name, entry in report.items() if entry.get("helped")]
+        st.caption(f"Model: {kind}. Cross-validated error went down for: {', '.join(helped) or 'nothing'}.")
+        predictions = pd.concat([valid.reset_index(drop=True), adapted.predict(valid)], axis=1)
+        st.download_button("Download adapted predictions (CSV)", predictions.to_csv(index=False).encode(),
+                           file_name="synthesis_adapted.csv", mime="text/csv", icon=":material/download:",
+                           key="lab_adapt_download")
+
+
 def experiments_tab() -> None:
     from engine.synthesis.lab import compare_with_twin, cusum, read_lab_csv
     from engine.synthesis.train import MODEL_DIR
@@ -513,17 +547,19 @@ def experiments_tab() -> None:
             drift = cusum(ordered["residual_pl_peak_nm"].to_numpy(float))
             fig = go.Figure([go.Scatter(y=drift["upper"], name="upper CUSUM"),
                              go.Scatter(y=drift["lower"], name="lower CUSUM")])
-            fig.add_hline(y=8.0, line_dash="dash", annotation_text="decision limit h = 8")
+            fig.add_hline(y=drift["h"], line_dash="dash", annotation_text=f"decision limit h = {drift['h']:.1f}")
             fig.update_layout(title="Drift of PL residuals (measured − twin), in time order",
                               xaxis_title="sample (time order)", yaxis_title="CUSUM (standard deviations)",
                               height=360)
             st.plotly_chart(fig, width="stretch")
             if drift["alarm"] is None:
-                st.caption("No systematic drift of the PL residuals detected (two-sided CUSUM, k = 0.5, h = 8).")
+                st.caption(f"No systematic drift of the PL residuals detected (two-sided CUSUM, k = 0.5, h = "
+                           f"{drift['h']:.1f}: 1 % false alarms on a steady series of this length).")
             else:
                 st.warning(f"Residual drift flagged at sample {drift['alarm'] + 1} (time order).",
                            icon=":material/trending_up:")
         st.dataframe(table, hide_index=True, width="stretch")
+        adapt_section(imported.valid)
         numeric = {c: table[c].to_numpy(float) for c in table.columns if table[c].dtype.kind in "fi"}
         save_run_panel("synth.lab", f"Lab results: {name}", {"file": name, "rows": len(table)},
                        metrics={"rows": len(table), "rejected_problems": len(imported.rejected)}, arrays=numeric,

@@ -62,3 +62,6 @@ def test_my_experiments_tab_with_the_example_file():
     assert not at.exception and not at.error
     assert any("6 valid row(s)" in s.value for s in at.success)
     assert any(c.value.startswith("No systematic drift") for c in at.caption)
+    at.button(key="lab_adapt").click().run()
+    assert not at.exception and not at.error
+    assert any(c.value.startswith("Model: ") for c in at.caption)

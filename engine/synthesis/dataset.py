@@ -1,7 +1,9 @@
 """Training sets for the surrogates: quasi-random recipes, stratified by phase, with a manifest.
 
-Recipes are drawn with a scrambled Sobol sequence (``scipy.stats.qmc``) over the full allowed ranges (Cs:Pb,
-[Pb] and reaction time log-uniform; temperature capped at each solvent's boiling point). ``oversample``
+Recipes are drawn with a scrambled Sobol sequence (``scipy.stats.qmc``) over a box of ranges (Cs:Pb, [Pb] and
+reaction time log-uniform; temperature capped at each solvent's boiling point). The surrogates train on
+:data:`TRAINING_BOX`, a box strictly inside the allowed ranges of the schema, so that valid recipes outside it
+exist and the surrogates' out-of-domain flag can be tested; :data:`SCHEMA_BOX` is the full allowed range. ``oversample``
 times more candidates than requested are simulated; each phase (most likely phase) then gets an equal
 quota, filled from the others when a phase is rarer than its quota. The class balance is reported.
 """
@@ -24,10 +26,19 @@ from engine.synthesis.simulation import PHASE_NAMES, simulate_batch
 
 LOG_FIELDS = ("cs_pb_ratio", "pb_concentration_m", "reaction_time_s")
 MAX_ROWS = 1_000_000
+SCHEMA_BOX: dict[str, tuple[float, float]] = {name: (spec.low, spec.high) for name, spec in FIELD_SPECS.items()}
+# Training domain of the surrogates (units of FIELD_SPECS): every field narrower than the schema's allowed range;
+# the literature recipe lies well inside.
+TRAINING_BOX: dict[str, tuple[float, float]] = {
+    "temperature_c": (100.0, 230.0), "cs_pb_ratio": (0.08, 2.5), "pb_concentration_m": (0.008, 0.12),
+    "oleic_acid_ml": (0.2, 2.5), "oleylamine_ml": (0.2, 2.5), "reaction_time_s": (2.0, 1800.0),
+    "water_ppm": (0.0, 1500.0)}
 
 
-def sample_recipes(n: int, seed: int, start: int = 0) -> dict[str, np.ndarray]:
-    """Recipes ``start`` … ``start + n - 1`` of the scrambled Sobol sequence of ``seed`` (deterministic), as columns."""
+def sample_recipes(n: int, seed: int, box: dict | None = None, start: int = 0) -> dict[str, np.ndarray]:
+    """Recipes ``start`` … ``start + n - 1`` of the scrambled Sobol sequence of ``seed`` (deterministic) over
+    ``box`` (default :data:`SCHEMA_BOX`), as columns."""
+    box = SCHEMA_BOX if box is None else box
     sobol = qmc.Sobol(d=len(NUMERIC_FIELDS) + 1, scramble=True, seed=seed)
     if start:
         sobol.fast_forward(start)
@@ -37,8 +48,7 @@ def sample_recipes(n: int, seed: int, start: int = 0) -> dict[str, np.ndarray]:
     columns = {}
     solvent = np.minimum((unit[:, -1] * len(SOLVENT_NAMES)).astype(int), len(SOLVENT_NAMES) - 1)
     for j, name in enumerate(NUMERIC_FIELDS):
-        spec = FIELD_SPECS[name]
-        low, high = spec.low, spec.high
+        low, high = box[name]
         if name == "temperature_c":
             high = np.minimum(high, np.array([SOLVENTS[s].boiling_c for s in SOLVENT_NAMES])[solvent])
         if name in LOG_FIELDS:
@@ -68,17 +78,18 @@ def stratified_indices(labels: np.ndarray, n: int, n_classes: int, rng: np.rando
 
 def _candidate_chunk(params: dict) -> dict[str, np.ndarray]:
     """Recipe columns and simulated outputs of Sobol candidates ``start`` … ``stop - 1`` (one execution chunk)."""
-    columns = sample_recipes(params["stop"] - params["start"], params["seed"], params["start"])
+    columns = sample_recipes(params["stop"] - params["start"], params["seed"], params["box"], params["start"])
     return {**columns, **simulate_batch(columns)}
 
 
-def simulate_candidates(n: int, seed: int, spec=None, chunk_rows: int = 50_000,
+def simulate_candidates(n: int, seed: int, box: dict, spec=None, chunk_rows: int = 50_000,
                         progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
-    """The first ``n`` Sobol candidates of ``seed`` and their outputs, simulated in chunks on ``spec``
+    """The first ``n`` Sobol candidates of ``seed`` over ``box`` and their outputs, simulated in chunks on ``spec``
     (:class:`engine.execution.ExecutionSpec`: in-process, joblib or Dask); the same numbers on every path."""
     from engine.execution import JobFailed, stream
 
-    chunks = [{"seed": seed, "start": start, "stop": min(n, start + chunk_rows)} for start in range(0, n, chunk_rows)]
+    chunks = [{"seed": seed, "box": box, "start": start, "stop": min(n, start + chunk_rows)}
+              for start in range(0, n, chunk_rows)]
     parts, failures = {}, []
     for index, arrays, error in stream(_candidate_chunk, list(enumerate(chunks)), spec):
         if error is None:
@@ -92,9 +103,11 @@ def simulate_candidates(n: int, seed: int, spec=None, chunk_rows: int = 50_000,
     return {key: np.concatenate([parts[i][key] for i in range(len(chunks))]) for key in parts[0]}
 
 
-def build_dataset(n: int, seed: int, oversample: int = 4, spec=None, chunk_rows: int = 50_000,
-                  progress: Callable[[int, int], None] | None = None) -> tuple[pd.DataFrame, dict]:
-    """A stratified table of ``n`` simulated recipes and its manifest (dict).
+def build_dataset(n: int, seed: int, oversample: int = 4, box: dict | None = None, spec=None,
+                  chunk_rows: int = 50_000, progress: Callable[[int, int], None] | None = None
+                  ) -> tuple[pd.DataFrame, dict]:
+    """A stratified table of ``n`` simulated recipes drawn from ``box`` (default :data:`SCHEMA_BOX`) and its
+    manifest (dict).
 
     The ``oversample * n`` candidates are simulated through :func:`simulate_candidates` (``spec``, ``chunk_rows``,
     ``progress``); the table does not depend on the execution path or the chunk size.
@@ -102,7 +115,8 @@ def build_dataset(n: int, seed: int, oversample: int = 4, spec=None, chunk_rows:
     if not 10 <= n <= MAX_ROWS:
         raise InputError(f"--n = {n} must be in [10, {MAX_ROWS}].")
     start = time.perf_counter()
-    simulated = simulate_candidates(oversample * n, seed, spec, chunk_rows, progress)
+    box = SCHEMA_BOX if box is None else box
+    simulated = simulate_candidates(oversample * n, seed, box, spec, chunk_rows, progress)
     candidates = {name: simulated.pop(name) for name in (*NUMERIC_FIELDS, "solvent")}
     results = simulated
     chosen = stratified_indices(results["phase_index"], n, len(PHASE_NAMES), np.random.default_rng(seed))
@@ -117,7 +131,7 @@ def build_dataset(n: int, seed: int, oversample: int = 4, spec=None, chunk_rows:
     manifest = {
         "twin": "synthesis", "engine_version": engine.__version__, "rows": int(len(frame)), "seed": seed,
         "sampler": "scipy.stats.qmc.Sobol(scramble=True)", "oversample": oversample,
-        "ranges": {name: {"low": FIELD_SPECS[name].low, "high": FIELD_SPECS[name].high,
+        "ranges": {name: {"low": box[name][0], "high": box[name][1],
                           "unit": FIELD_SPECS[name].unit, "scale": "log" if name in LOG_FIELDS else "linear"}
                    for name in NUMERIC_FIELDS},
         "solvents": list(SOLVENT_NAMES), "class_balance": balance, "candidate_class_balance": candidate_balance,

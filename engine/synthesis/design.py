@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.errors import InputError
-from engine.synthesis.dataset import LOG_FIELDS, sample_recipes
+from engine.synthesis.dataset import LOG_FIELDS, TRAINING_BOX, sample_recipes
 from engine.synthesis.schemas import FIELD_SPECS, NUMERIC_FIELDS, SOLVENT_NAMES, SOLVENTS, check_solvent
 from engine.synthesis.simulation import PHASE_NAMES, simulate_batch
 
@@ -128,7 +128,7 @@ def design(model, target: DesignTarget, *, candidates: int = 16384, verify: int 
         raise InputError(f"top = {top!r} must be an integer in [1, 100].")
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
-    pool = _screen(model, _pin(sample_recipes(candidates, seed), target.fixed), target, verify)
+    pool = _screen(model, _pin(sample_recipes(candidates, seed, TRAINING_BOX), target.fixed), target, verify)
     verified, errors, evaluated = [], [], 0
     for round_index in range(rounds + 1):
         sim, err = _verify(pool, target)

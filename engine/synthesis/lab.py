@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -123,20 +124,43 @@ def compare_with_twin(valid: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def cusum(residuals: np.ndarray, k: float = 0.5, h: float = 8.0) -> dict:
+def _standardise(r: np.ndarray) -> np.ndarray:
+    """Residuals (..., n) in robust standard deviations of their reference window (the first third, ≥ 5 rows)."""
+    ref = r[..., : max(5, r.shape[-1] // 3)]
+    centre = np.median(ref, axis=-1, keepdims=True)
+    scale = 1.4826 * np.median(np.abs(ref - centre), axis=-1, keepdims=True)
+    return (r - centre) / np.maximum(scale, 1e-9)
+
+
+def _cusum_paths(z: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
+    upper, lower = np.zeros_like(z), np.zeros_like(z)
+    for i in range(z.shape[-1]):
+        upper[..., i] = np.maximum(0.0, (upper[..., i - 1] if i else 0.0) + z[..., i] - k)
+        lower[..., i] = np.maximum(0.0, (lower[..., i - 1] if i else 0.0) - z[..., i] - k)
+    return upper, lower
+
+
+@lru_cache(maxsize=64)
+def cusum_threshold(n: int, k: float = 0.5, false_alarm: float = 0.01, sims: int = 2000, seed: int = 0) -> float:
+    """Decision limit h (standard deviations) at which a steady Gaussian series of ``n`` residuals, standardised
+    like :func:`cusum` does, raises an alarm with probability ``false_alarm`` (Monte Carlo, seeded). Calibrating
+    h to the series length and the short reference window keeps the false-alarm rate at its target."""
+    z = _standardise(np.random.default_rng(seed).standard_normal((sims, n)))
+    upper, lower = _cusum_paths(z, k)
+    return float(np.quantile(np.maximum(upper, lower).max(axis=1), 1.0 - false_alarm))
+
+
+def cusum(residuals: np.ndarray, k: float = 0.5, false_alarm: float = 0.01, h: float | None = None) -> dict:
     """Two-sided tabular CUSUM of residuals in time order, standardised by the median and robust scale (MAD) of
-    a reference window (the first third, at least 5 rows): upper and lower sums with allowance ``k`` and
-    decision limit ``h`` (in standard deviations); ``alarm`` is the first index where either sum exceeds
-    ``h`` (None if none). With h = 8 on 60 steady Gaussian residuals about 1 run in 8 still raises a false
-    alarm (the reference window is short); a 3σ shift after row 30 is flagged within about 3 rows."""
+    a reference window (the first third, at least 5 rows), with allowance ``k``. The decision limit ``h`` (in
+    standard deviations) defaults to :func:`cusum_threshold` for this length and ``false_alarm`` (1 %), so a
+    steady series raises a false alarm about once in 100 series; ``alarm`` is the first index where either sum
+    exceeds ``h`` (None if none)."""
     r = np.asarray(residuals, dtype=float)
     r = r[np.isfinite(r)]
-    ref = r[: max(5, r.size // 3)]
-    scale = 1.4826 * np.median(np.abs(ref - np.median(ref))) if r.size else 1.0
-    z = (r - np.median(ref)) / max(scale, 1e-9) if r.size else r
-    upper, lower = np.zeros(r.size), np.zeros(r.size)
-    for i, value in enumerate(z):
-        upper[i] = max(0.0, (upper[i - 1] if i else 0.0) + value - k)
-        lower[i] = max(0.0, (lower[i - 1] if i else 0.0) - value - k)
+    if r.size < 6:
+        return {"upper": np.zeros(r.size), "lower": np.zeros(r.size), "alarm": None, "h": h}
+    h = cusum_threshold(int(r.size), float(k), float(false_alarm)) if h is None else float(h)
+    upper, lower = _cusum_paths(_standardise(r), k)
     hits = np.flatnonzero((upper > h) | (lower > h))
-    return {"upper": upper, "lower": lower, "alarm": int(hits[0]) if hits.size else None}
+    return {"upper": upper, "lower": lower, "alarm": int(hits[0]) if hits.size else None, "h": h}

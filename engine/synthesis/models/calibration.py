@@ -66,7 +66,12 @@ def fit_temperature(sample_logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.exp(minimize_scalar(loss, bounds=(-3.0, 3.0), method="bounded").x))
 
 
-def fit_interval_scale(mean: np.ndarray, std: np.ndarray, target: np.ndarray, coverage: float = 0.9) -> float:
-    """Factor c such that mean ± c·Z90·std covers ``coverage`` of the validation targets."""
-    ratio = np.abs(target - mean) / np.maximum(std, 1e-12)
-    return float(np.quantile(ratio[np.isfinite(ratio)], coverage) / Z90)
+def smallest_scale(coverage_of, target: float = 0.9, low: float = 0.05, high: float = 50.0, steps: int = 40) -> float:
+    """Smallest factor c in [low, high] with ``coverage_of(c) >= target`` (bisection in log c; the coverage of
+    intervals that widen with c is non-decreasing in c): split-conformal calibration of an interval width."""
+    if coverage_of(high) < target:
+        return high
+    for _ in range(steps):
+        mid = np.sqrt(low * high)
+        low, high = (low, mid) if coverage_of(mid) >= target else (mid, high)
+    return float(high)

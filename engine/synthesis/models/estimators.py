@@ -1,12 +1,14 @@
 """Uncertainty-aware surrogates of the synthesis physics with the scikit-learn estimator API.
 
-Each estimator predicts the phase (5 classes) and two regression targets, ``edge_length_nm`` (modelled in
-log space) and ``pl_peak_nm`` (defined for cube and platelet only). ``fit(X, y, targets=, eval_set=)``
-takes recipe columns ``X`` (DataFrame or dict), phase indices ``y`` and targets (N, 2) with NaN where
-undefined; the eval set drives early stopping and then the calibration: a temperature for the class
-probabilities and one scale per regression target so that the 90 % intervals cover 90 % of it.
-``predict_with_uncertainty(X)`` returns the calibrated probabilities, predictive entropy and mutual
-information (epistemic part, nats) and, per target, mean, 90 % interval and epistemic standard deviation.
+Each estimator predicts the phase (5 classes) and, in log space, the cube-equivalent edge length and the width
+of the size distribution (:mod:`engine.synthesis.models.targets`); the reported edge length, PL peak and FWHM
+follow through the physics' own geometry and optics maps. ``fit(X, y, targets=, eval_set=)`` takes recipe
+columns ``X`` (DataFrame or dict), phase indices ``y`` and targets (N, 2) in nm with NaN where undefined; the
+eval set drives early stopping and then the calibration: a temperature for the class probabilities and one
+scale per reported quantity (edge length, PL peak) so that the 90 % intervals cover 90 % of the eval set.
+``predict_with_uncertainty(X)`` returns the calibrated probabilities, predictive entropy and mutual information
+(epistemic part, nats); per quantity the mean, 90 % interval and epistemic standard deviation (spread of the
+samples); and ``domain_distance``, the distance to the training data (:mod:`engine.synthesis.models.domain`).
 """
 
 from __future__ import annotations
@@ -18,19 +20,18 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
-from engine.synthesis.features import feature_pipeline, pipeline_from_state, pipeline_state
+from engine.synthesis.features import feature_pipeline, pipeline_from_state, pipeline_state, recipe_columns
 from engine.synthesis.models import calibration as cal
+from engine.synthesis.models import targets as tg
+from engine.synthesis.models.domain import DomainDistance
 from engine.synthesis.models.nets import N_CLASSES, MultiTaskNet, NetConfig, train_net
 
-TARGETS = ("edge_length_nm", "pl_peak_nm")
+REPORTED = {"edge_length_nm": tg.edge_length_nm, "pl_peak_nm": tg.pl_peak_nm}
 
 
-def encode_targets(targets: np.ndarray) -> np.ndarray:
-    """Model space of the targets: (ln edge length, PL peak nm); NaN stays NaN."""
-    out = np.array(targets, dtype=float, copy=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out[:, 0] = np.log(out[:, 0])
-    return out
+def reported_truth(labels: np.ndarray, targets: np.ndarray) -> dict:
+    """True edge length and PL peak (nm) from the true phase and cube-equivalent edge (NaN where undefined)."""
+    return {name: fn(np.asarray(targets, dtype=float)[:, 0], labels) for name, fn in REPORTED.items()}
 
 
 class UncertaintyEstimator(ClassifierMixin, BaseEstimator):
@@ -48,13 +49,14 @@ class UncertaintyEstimator(ClassifierMixin, BaseEstimator):
             X, y, targets = take(X, idx_tr), y[idx_tr], targets[idx_tr]
         self.classes_ = np.arange(N_CLASSES)
         self.features_ = feature_pipeline().fit(X)
-        z = encode_targets(targets)
+        z = tg.encode(targets)
         self.target_mean_ = np.nanmean(z, axis=0)
         self.target_std_ = np.nanstd(z, axis=0)
+        x_tr = self.features_.transform(X)
+        self.domain_ = DomainDistance().fit(recipe_columns(X), self.seed)
         x_va, y_va, t_va = eval_set
-        self.history_ = self._fit_core(self.features_.transform(X), y, self._scale(z),
-                                       self.features_.transform(x_va), np.asarray(y_va),
-                                       self._scale(encode_targets(np.asarray(t_va, dtype=float))))
+        self.history_ = self._fit_core(x_tr, y, self._scale(z), self.features_.transform(x_va), np.asarray(y_va),
+                                       self._scale(tg.encode(t_va)))
         self.temperature_, self.interval_scale_ = 1.0, np.ones(2)
         self.calibrate(x_va, y_va, t_va)
         return self
@@ -63,18 +65,28 @@ class UncertaintyEstimator(ClassifierMixin, BaseEstimator):
         return (z - self.target_mean_) / self.target_std_
 
     def calibrate(self, X, y, targets) -> dict:
-        """Fit the temperature and the interval scales on held-out data; returns metrics before/after."""
-        logits, mean, var = self._samples(self.features_.transform(X))
+        """Fit the temperature, then the interval scales (smallest factor whose 90 % intervals cover 90 % of the
+        held-out edge lengths and PL peaks), on held-out data; returns ECE before/after and the coverages."""
         y = np.asarray(y)
-        before, _, _ = cal.mean_and_mutual_information(logits)
-        self.temperature_ = cal.fit_temperature(logits, y)
-        after, _, _ = cal.mean_and_mutual_information(logits, self.temperature_)
-        mu, std = self._moments(mean, var)
-        z = self._scale(encode_targets(np.asarray(targets, dtype=float)))
-        for j in range(2):
-            ok = np.isfinite(z[:, j])
-            self.interval_scale_[j] = cal.fit_interval_scale(mu[ok, j], std[ok, j], z[ok, j])
-        return {"temperature": self.temperature_, "ece_before": cal.ece(before, y), "ece_after": cal.ece(after, y)}
+        samples = self._samples(self.features_.transform(X))
+        before = cal.mean_and_mutual_information(samples[0])[0]
+        self.temperature_ = cal.fit_temperature(samples[0], y)
+        truth = reported_truth(y, targets)
+        coverage = {}
+        for j, name in enumerate(REPORTED):
+            ok = np.isfinite(truth[name])
+            subset = tuple(a[:, ok] for a in samples)
+
+            def covered(scale: float, j=j, name=name, ok=ok, subset=subset) -> float:
+                self.interval_scale_[j] = scale
+                out, true = self._from_samples(*subset, quantities=(name,)), truth[name][ok]
+                return float(np.mean((true >= out[f"{name}_low"]) & (true <= out[f"{name}_high"])))
+
+            self.interval_scale_[j] = cal.smallest_scale(covered, 0.9)
+            coverage[name] = covered(self.interval_scale_[j])
+        after = self._from_samples(*samples, quantities=())["proba"]
+        return {"temperature": self.temperature_, "ece_before": cal.ece(before, y), "ece_after": cal.ece(after, y),
+                "coverage": coverage}
 
     @staticmethod
     def _moments(mean: np.ndarray, var: np.ndarray):
@@ -82,23 +94,43 @@ class UncertaintyEstimator(ClassifierMixin, BaseEstimator):
         mu = mean.mean(axis=0)
         return mu, np.sqrt(var.mean(axis=0) + mean.var(axis=0))
 
-    def predict_with_uncertainty(self, X) -> dict:
-        logits, mean, var = self._samples(self.features_.transform(X))
+    def predict_with_uncertainty(self, X, quantities=tuple(REPORTED)) -> dict:
+        """Probabilities, entropy, mutual information, ``domain_distance``, the cube-equivalent edge and, for each
+        of ``quantities``, mean, 90 % interval and epistemic std (nm); PL peak and FWHM refer to the more
+        likely emissive phase (cube or platelet)."""
+        features = self.features_.transform(X)
+        out = self._from_samples(*self._samples(features), quantities=quantities)
+        if quantities:
+            out["domain_distance"] = self.domain_.score(recipe_columns(X))
+        return out
+
+    def _from_samples(self, logits, mean, var, quantities) -> dict:
         proba, total, mutual = cal.mean_and_mutual_information(logits, self.temperature_)
+        phase = proba.argmax(axis=1)
+        out = {"proba": proba, "phase": phase, "entropy": total, "mutual_information": mutual}
+        if not quantities:
+            return out
         mu, std = self._moments(mean, var)
-        epistemic = mean.std(axis=0)
-        out = {"proba": proba, "phase": proba.argmax(axis=1), "entropy": total, "mutual_information": mutual}
-        for j, name in enumerate(TARGETS):
-            centre = mu[:, j] * self.target_std_[j] + self.target_mean_[j]
-            half = cal.Z90 * self.interval_scale_[j] * std[:, j] * self.target_std_[j]
-            back = np.exp if j == 0 else (lambda v: v)
-            out[name] = back(centre)
-            out[f"{name}_low"], out[f"{name}_high"] = back(centre - half), back(centre + half)
-            out[f"{name}_epistemic_std"] = epistemic[:, j] * self.target_std_[j]
+        ln_edge = mu[:, 0] * self.target_std_[0] + self.target_mean_[0]
+        sd_edge = std[:, 0] * self.target_std_[0]
+        samples = np.exp(mean[:, :, 0] * self.target_std_[0] + self.target_mean_[0])
+        emissive = np.where(proba[:, tg.PLATELET] > proba[:, tg.CUBE], tg.PLATELET, tg.CUBE)
+        edge = np.exp(ln_edge)
+        out["cube_equivalent_edge_nm"] = edge
+        for j, name in enumerate(REPORTED):
+            if name not in quantities:
+                continue
+            fn, which = REPORTED[name], (phase if name == "edge_length_nm" else emissive)
+            half = cal.Z90 * self.interval_scale_[j] * sd_edge
+            out[name] = fn(edge, which)
+            out[f"{name}_low"], out[f"{name}_high"] = tg.mapped_interval(fn, ln_edge - half, ln_edge + half, which)
+            out[f"{name}_epistemic_std"] = fn(samples, which).std(axis=0)
+        width = np.exp(mu[:, 1] * self.target_std_[1] + self.target_mean_[1])
+        out["pl_fwhm_nm"] = tg.pl_fwhm_nm(edge, width, emissive)
         return out
 
     def predict_proba(self, X) -> np.ndarray:
-        return self.predict_with_uncertainty(X)["proba"]
+        return self.predict_with_uncertainty(X, quantities=())["proba"]
 
     def predict(self, X) -> np.ndarray:
         return self.predict_proba(X).argmax(axis=1)
@@ -110,7 +142,7 @@ class _TorchEstimator(UncertaintyEstimator):
     kind = ""
 
     def _forward(self, net: MultiTaskNet, x: np.ndarray):
-        with torch.no_grad():
+        with torch.inference_mode():
             logits, mean, logvar, hidden = net(torch.as_tensor(x, dtype=torch.float32))
         return logits.numpy(), mean.numpy(), logvar.exp().numpy(), hidden.numpy()
 
@@ -120,7 +152,8 @@ class _TorchEstimator(UncertaintyEstimator):
                 "features": {k: torch.tensor(v) for k, v in pipeline_state(self.features_).items()},
                 "target_mean": torch.tensor(self.target_mean_), "target_std": torch.tensor(self.target_std_),
                 "temperature": float(self.temperature_), "interval_scale": torch.tensor(self.interval_scale_),
-                "nets": [net.state_dict() for net in self.nets_], **self._extra_state()}
+                "domain": self.domain_.state(), "nets": [net.state_dict() for net in self.nets_],
+                **self._extra_state()}
 
     def _extra_state(self) -> dict:
         return {}
@@ -135,6 +168,7 @@ class _TorchEstimator(UncertaintyEstimator):
         model.features_ = pipeline_from_state({k: v.numpy() for k, v in state["features"].items()})
         model.target_mean_, model.target_std_ = state["target_mean"].numpy(), state["target_std"].numpy()
         model.temperature_, model.interval_scale_ = state["temperature"], state["interval_scale"].numpy()
+        model.domain_ = DomainDistance.from_state(state["domain"])
         config = model._config()
         model.nets_ = []
         for weights in state["nets"]:
@@ -146,7 +180,13 @@ class _TorchEstimator(UncertaintyEstimator):
         return model
 
     def _config(self) -> NetConfig:
-        return NetConfig(width=self.width, depth=self.depth, dropout=self.dropout, max_epochs=self.max_epochs)
+        return NetConfig(width=self.width, depth=self.depth, dropout=self.dropout, max_epochs=self.max_epochs,
+                         lr=self.lr)
+
+
+def _train_single_thread(*args):
+    torch.set_num_threads(1)  # worker processes: threads that wait on a shared CPU cost more than they gain
+    return train_net(*args)
 
 
 class DeepEnsemble(_TorchEstimator):
@@ -155,12 +195,16 @@ class DeepEnsemble(_TorchEstimator):
     kind = "deep_ensemble"
 
     def __init__(self, n_members: int = 5, width: int = 64, depth: int = 3, dropout: float = 0.05,
-                 max_epochs: int = 40, seed: int = 0):
+                 max_epochs: int = 60, lr: float = 3e-3, n_jobs: int = 1, seed: int = 0):
         self.n_members, self.width, self.depth, self.dropout = n_members, width, depth, dropout
-        self.max_epochs, self.seed = max_epochs, seed
+        self.max_epochs, self.lr, self.n_jobs, self.seed = max_epochs, lr, n_jobs, seed
 
     def _fit_core(self, x, y, t, xv, yv, tv):
-        fits = [train_net(x, y, t, xv, yv, tv, self._config(), self.seed * 1000 + m) for m in range(self.n_members)]
+        """Members train independently (seeds ``1000·seed + m``), in ``n_jobs`` processes when > 1."""
+        from joblib import Parallel, delayed
+
+        fits = Parallel(n_jobs=self.n_jobs)(delayed(_train_single_thread)(
+            x, y, t, xv, yv, tv, self._config(), self.seed * 1000 + m) for m in range(self.n_members))
         self.nets_ = [net for net, _ in fits]
         return [h for _, h in fits]
 
@@ -170,14 +214,15 @@ class DeepEnsemble(_TorchEstimator):
 
 
 class MCDropout(_TorchEstimator):
-    """One network with dropout kept on at prediction: ``n_samples`` stochastic passes (seeded)."""
+    """One network with dropout kept on at prediction: ``n_samples`` thinned networks (seeded dropout masks,
+    each shared by all rows) evaluated in one batched pass."""
 
     kind = "mc_dropout"
 
     def __init__(self, n_samples: int = 30, width: int = 64, depth: int = 3, dropout: float = 0.1,
-                 max_epochs: int = 40, seed: int = 0):
+                 max_epochs: int = 60, lr: float = 3e-3, seed: int = 0):
         self.n_samples, self.width, self.depth, self.dropout = n_samples, width, depth, dropout
-        self.max_epochs, self.seed = max_epochs, seed
+        self.max_epochs, self.lr, self.seed = max_epochs, lr, seed
 
     def _fit_core(self, x, y, t, xv, yv, tv):
         net, history = train_net(x, y, t, xv, yv, tv, self._config(), self.seed)
@@ -186,17 +231,10 @@ class MCDropout(_TorchEstimator):
 
     def _samples(self, x):
         net = self.nets_[0]
-        net.eval()
-        for module in net.modules():
-            if isinstance(module, torch.nn.Dropout):
-                module.train()
-        torch.manual_seed(self.seed)
-        xt = torch.as_tensor(x, dtype=torch.float32).repeat(self.n_samples, 1)  # one batched pass
-        with torch.no_grad():
-            logits, mean, logvar, _ = net(xt)
-        net.eval()
-        shape = (self.n_samples, x.shape[0], -1)
-        return logits.reshape(shape).numpy(), mean.reshape(shape).numpy(), logvar.exp().reshape(shape).numpy()
+        masks = net.dropout_masks(self.n_samples, torch.Generator().manual_seed(self.seed))
+        with torch.inference_mode():
+            logits, mean, logvar = net.forward_sampled(torch.as_tensor(x, dtype=torch.float32), masks)
+        return logits.numpy(), mean.numpy(), logvar.exp().numpy()
 
 
 class LastLayerLaplace(_TorchEstimator):
@@ -208,9 +246,9 @@ class LastLayerLaplace(_TorchEstimator):
     PRIORS = (0.01, 0.1, 1.0, 10.0, 100.0)
 
     def __init__(self, n_samples: int = 30, width: int = 64, depth: int = 3, dropout: float = 0.05,
-                 max_epochs: int = 40, seed: int = 0):
+                 max_epochs: int = 60, lr: float = 3e-3, seed: int = 0):
         self.n_samples, self.width, self.depth, self.dropout = n_samples, width, depth, dropout
-        self.max_epochs, self.seed = max_epochs, seed
+        self.max_epochs, self.lr, self.seed = max_epochs, lr, seed
 
     def _fit_core(self, x, y, t, xv, yv, tv):
         net, history = train_net(x, y, t, xv, yv, tv, self._config(), self.seed)
@@ -259,6 +297,7 @@ class GradientBoosting(UncertaintyEstimator):
     5 % / 50 % / 95 % levels. No epistemic part: the mutual information is zero by construction."""
 
     kind = "gradient_boosting"
+    QUANTILES = (0.05, 0.5, 0.95)
 
     def __init__(self, max_iter: int = 300, seed: int = 0):
         self.max_iter, self.seed = max_iter, seed
@@ -271,10 +310,10 @@ class GradientBoosting(UncertaintyEstimator):
         common = {"max_iter": self.max_iter, "random_state": self.seed, "early_stopping": True}
         self.classifier_ = HistGradientBoostingClassifier(class_weight="balanced", **common).fit(x, y)
         self.regressors_ = []
-        for j in range(2):
+        for j, levels in enumerate((self.QUANTILES, (0.5,))):  # the size spread only needs its median (FWHM)
             ok = np.isfinite(t[:, j])
             self.regressors_.append([HistGradientBoostingRegressor(loss="quantile", quantile=q, **common)
-                                     .fit(x[ok], t[ok, j]) for q in (0.05, 0.5, 0.95)])
+                                     .fit(x[ok], t[ok, j]) for q in levels])
         return []
 
     def _samples(self, x):
@@ -283,9 +322,12 @@ class GradientBoosting(UncertaintyEstimator):
 
     def _predict_boosters(self, x):
         logits = np.log(np.clip(self.classifier_.predict_proba(x), 1e-12, 1.0))[None]
-        q = np.stack([np.column_stack([r.predict(x) for r in regs]) for regs in self.regressors_], axis=1)
-        std = np.maximum(q[:, :, 2] - q[:, :, 0], 1e-6) / (2 * cal.Z90)
-        return logits, q[None, :, :, 1], (std**2)[None]
+        edge = np.column_stack([r.predict(x) for r in self.regressors_[0]])
+        spread = self.regressors_[1][0].predict(x)
+        std = np.maximum(edge[:, 2] - edge[:, 0], 1e-6) / (2 * cal.Z90)
+        mean = np.column_stack([edge[:, 1], spread])
+        var = np.column_stack([std**2, np.full_like(std, 1e-12)])
+        return logits, mean[None], var[None]
 
 
 ESTIMATORS = {cls.kind: cls for cls in (DeepEnsemble, MCDropout, LastLayerLaplace, GradientBoosting)}

@@ -25,8 +25,8 @@ class NetConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     batch_size: int = 512
-    max_epochs: int = 40
-    patience: int = 6
+    max_epochs: int = 60
+    patience: int = 8
 
 
 class MultiTaskNet(nn.Module):
@@ -47,11 +47,40 @@ class MultiTaskNet(nn.Module):
                 nn.init.zeros_(module.bias)
 
     def forward(self, x: torch.Tensor):
-        hidden = self.trunk(x)
+        return self._heads(self.trunk(x))
+
+    def _heads(self, hidden: torch.Tensor):
         reg = self.regress(hidden)
-        mean = reg[:, 0::2]
-        logvar = reg[:, 1::2].clamp(LOGVAR_MIN, LOGVAR_MAX)
+        mean = reg[..., 0::2]
+        logvar = reg[..., 1::2].clamp(LOGVAR_MIN, LOGVAR_MAX)
         return self.logits(hidden), mean, logvar, hidden
+
+    def dropout_masks(self, n_samples: int, generator: torch.Generator) -> list[torch.Tensor]:
+        """One Bernoulli keep-mask per sample and dropout layer, (S, 1, width), scaled by 1 / (1 − p)."""
+        p = next(m.p for m in self.trunk if isinstance(m, nn.Dropout))
+        width = self.logits.in_features
+        return [(torch.rand(n_samples, 1, width, generator=generator) >= p).float() / (1.0 - p)
+                for m in self.trunk if isinstance(m, nn.Dropout)]
+
+    def forward_sampled(self, x: torch.Tensor, masks: list[torch.Tensor]):
+        """Eval-mode forward of S thinned networks at once: sample s drops the same units for every row (a
+        weight sample, as in MC dropout). ``x`` (N, F) → logits, mean, log-variance with a leading sample axis
+        (S, N, ...). Batch norm is folded into its linear layer and each mask into the next layer's weights,
+        so the first block runs once and no (S, N, width) mask product is formed."""
+        blocks = [self.trunk[i:i + 4] for i in range(0, len(self.trunk), 4)]  # Linear, BatchNorm, SiLU, Dropout
+        h = x
+        for index, (linear, norm, _, _) in enumerate(blocks):
+            scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+            weight, bias = linear.weight * scale[:, None], (linear.bias - norm.running_mean) * scale + norm.bias
+            if index:  # (S, out, in): drop input units of sample s
+                h = torch.baddbmm(bias, h.expand(len(masks[0]), -1, -1), (weight * masks[index - 1]).transpose(1, 2))
+            else:
+                h = torch.addmm(bias, h, weight.T)
+            h = nn.functional.silu(h, inplace=True)
+        heads = torch.cat([self.logits.weight, self.regress.weight]) * masks[len(blocks) - 1]
+        out = torch.baddbmm(torch.cat([self.logits.bias, self.regress.bias]), h, heads.transpose(1, 2))
+        logits, reg = out[..., :N_CLASSES], out[..., N_CLASSES:]
+        return logits, reg[..., 0::2], reg[..., 1::2].clamp(LOGVAR_MIN, LOGVAR_MAX)
 
 
 def multitask_loss(out, labels, targets, mask, class_weight) -> torch.Tensor:
