@@ -209,7 +209,8 @@ def _sample(eps_fn, process, n, dim, steps, sampler, seed, record_every, n_shown
         return torch.randn(shape, generator=gen)
 
     sched = _Schedule(process, steps)
-    eps_fn.prepare(sched.t[1:])
+    if hasattr(eps_fn, "prepare"):  # NetworkEps / ExactGaussianEps precompute their time-only parts
+        eps_fn.prepare(sched.t[1:])
     a_tab, b_tab, c_tab = (None if c is None else _table(c) for c in method.coefficients(sched))
     root_sigma = _table(np.sqrt(sched.sigma))
     x0_z, x0_eps = _table(1.0 / sched.phi), _table(-np.sqrt(sched.sigma) / sched.phi)
