@@ -143,7 +143,21 @@ def seed_simulation(run) -> None:
                             pde_seed=int(p["seed"]))
 
 
-restore_run("pages/hybrid_pde.py", {"pde.simulate": seed_simulation})
+def seed_fit(run) -> None:
+    """Fit-demo controls from a saved ``pde.fit`` run (an uploaded trajectory is not kept: only its ν₀)."""
+    p = run.params
+    st.session_state["fit_nu0"] = float(p["nu0"])
+    if p["data"] == "synthetic":
+        st.session_state.update(fit_nu=float(p["nu_true"]), fit_noise=int(round(100 * float(p["noise"]))))
+
+
+def seed_hybrid(run) -> None:
+    """Live hybrid-training controls from a saved ``pde.hybrid`` run."""
+    p = run.params
+    st.session_state.update(live_mode=str(p["mode"]), live_cycles=int(p["cycles"]), live_epochs=int(p["epochs"]))
+
+
+restore_run("pages/hybrid_pde.py", {"pde.simulate": seed_simulation, "pde.fit": seed_fit, "pde.hybrid": seed_hybrid})
 simulate_tab, fit_tab, hybrid_tab = st.tabs(["Simulate", "Fit viscosity", "Hybrid models"])
 
 with simulate_tab:

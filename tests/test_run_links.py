@@ -110,6 +110,11 @@ def test_runs_page_opens_a_run_on_its_page(store):
       "n_out": 7, "init": "gaussian", "seed": 0},
      [("selectbox", "pde_equation", "heat"), ("select_slider", "pde_nx", 64), ("number_input", "pde_nu", 0.02),
       ("number_input", "pde_tend", 0.5), ("slider", "pde_nout", 7), ("selectbox", "pde_init", "gaussian")]),
+    ("pages/hybrid_pde.py", "pde.fit",
+     {"equation": "burgers", "data": "synthetic", "nu0": 0.07, "nu_true": 0.03, "noise": 0.1},
+     [("number_input", "fit_nu0", 0.07), ("number_input", "fit_nu", 0.03), ("slider", "fit_noise", 10)]),
+    ("pages/hybrid_pde.py", "pde.hybrid", {"mode": "augment", "cycles": 3, "epochs": 20, "seed": 0},
+     [("selectbox", "live_mode", "augment"), ("slider", "live_cycles", 3), ("slider", "live_epochs", 20)]),
     ("pages/astrochem.py", "astrochem-emulator",  # slider stops are log10 values: 10^4.5 = 3.16e4, 10^(4/3) = 21.5
      {"density": 3.16e4, "temperature": 21.5, "g0": 1.0, "av": 10.0, "zeta": 1.3e-17},
      [("radio", "astro_mode", "Emulator"), ("select_slider", "astro_em_density", 4.5),
@@ -125,7 +130,7 @@ def test_runs_page_opens_a_run_on_its_page(store):
      [("selectbox", "dataset", "gmrf"), ("selectbox", "graph", "ring of 24"),
       ("selectbox", "sampler", "probability_flow"), ("slider", "steps", 20), ("number_input", "n", 16),
       ("number_input", "seed", 3)]),
-], ids=["pde", "astro-emulator", "astro-solver", "diffusion"])
+], ids=["pde", "pde-fit", "pde-hybrid", "astro-emulator", "astro-solver", "diffusion"])
 def test_link_restores_each_twin(store, script, kind, params, widgets):
     at = open_link(script, store.save(kind, f"{kind} run", params))
     assert not at.exception, at.exception
