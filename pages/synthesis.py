@@ -193,7 +193,7 @@ def axis_controls(name: str, index: int, two_d: bool) -> tuple:
     stop = cols[1].number_input(f"{LABELS[name]} to ({spec.unit})", spec.low, spec.high,
                                 float(min(spec.high, max(spec.low * 10, spec.low + (spec.high - spec.low) / 2))),
                                 key=f"sweep_stop_{index}_{name}")
-    count = cols[2].slider("points", 2, 100, 40 if two_d else 60, key=f"sweep_n_{index}_{name}")
+    count = cols[2].slider("points", 2, 100, 100, key=f"sweep_n_{index}_{name}")
     return name, start, stop, count
 
 
