@@ -29,7 +29,9 @@ $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
+# pip itself is pinned too: the venv's bundled pip (23.2.1) has a known advisory (see `make audit`).
 $(VENV)/.runtime-installed: requirements.txt | $(PY)
+	$(PIP) pip==26.3 $(QUIET)
 	$(PIP) -r requirements.txt $(QUIET)
 	@touch $@
 
