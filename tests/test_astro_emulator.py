@@ -11,7 +11,7 @@ import torch
 
 from engine.astrochem import loss
 from engine.astrochem.data import generate_dataset, sample_parameters
-from engine.astrochem.inference import Emulator, project_conserved
+from engine.astrochem.inference import Emulator, column_max, lagrange_multipliers, project_conserved
 from engine.astrochem.models import MODEL_DIR, Autoencoder, AutoencoderConfig, EmulatorConfig, LatentEmulator
 from engine.astrochem.network import load_network
 from engine.astrochem.physics import PhysicalParams, initial_abundances
@@ -94,6 +94,25 @@ def test_projection_restores_totals_and_leaves_trace_species():
     assert conservation_error(network, fixed, start) < 1e-8
     trace = (noisy > 1e-18) & (noisy < 1e-10)
     np.testing.assert_allclose(fixed[trace], noisy[trace], rtol=1e-3)
+
+
+def test_projection_kernels_match_dense_linear_algebra():
+    rng = np.random.default_rng(4)
+    size, n = 4, 5
+    x = rng.uniform(0.1, 1.0, (n, 6))
+    np.testing.assert_array_equal(column_max(x), x.max(axis=0))
+    sums = rng.uniform(0.5, 2.0, (size + 1, n))
+    totals, scale = rng.uniform(1.0, 2.0, size), rng.uniform(0.5, 1.5, size - 1)
+    roots = rng.normal(size=(n, size, size))
+    spd = roots @ roots.transpose(0, 2, 1) + size * np.eye(size)
+    upper = np.stack([m[np.triu_indices(size)] for m in spd], axis=1)  # (P, n), rows of the upper half
+    mu = np.empty((size, n))
+    lagrange_multipliers(sums, upper, totals, scale, mu)
+    for r in range(n):
+        norm = np.append(scale, sums[size, r])
+        system = spd[r] / np.outer(norm, norm) + 1e-9 * np.eye(size)
+        expected = np.linalg.solve(system, (totals - sums[:size, r]) / norm) / norm
+        np.testing.assert_allclose(mu[:, r], expected, rtol=1e-10)
 
 
 def test_short_training_lowers_losses_and_writes_loadable_checkpoints(tiny_models):

@@ -115,11 +115,14 @@ def bench_astro_emulator(args) -> dict:
 
 
 def _bench_emulator(emulator, seed: int) -> dict:
+    import os
+
     from engine.astrochem.data import sample_parameters
     from engine.astrochem.network import load_network
     from engine.astrochem.physics import initial_abundances
     from engine.astrochem.solver import conservation_error, solve
 
+    load_before = os.getloadavg()
     training_seed = emulator.cards["emulator"]["dataset"]["manifest"]["seed"]
     held_out_seed = 10_000 + seed
     if held_out_seed == training_seed:
@@ -172,5 +175,8 @@ def _bench_emulator(emulator, seed: int) -> dict:
                     "conservation_le_1pct": accuracy["projected"]["worst_conservation_error"] <= 0.01,
                     "speedup_batch_ge_5000": solver / batch_seconds["projected"] >= 5000,
                     "speedup_single_ge_100": solver / single_seconds >= 100},
-        "threads": 1, "device": str(emulator.device),
+        "threads": {"solver": 1, "emulator": 1, "note": "torch and BLAS limited to one thread for both"},
+        "device": str(emulator.device),
+        "model": {name: card.get("config") for name, card in emulator.cards.items()},
+        "load_average_1min": {"start": load_before[0], "end": os.getloadavg()[0]},
     }

@@ -57,10 +57,7 @@ class _Projector:
         self.totals = np.asarray(totals, dtype=np.float64)  # (C,): elements, then charge (0)
         self.scale = np.where(self.totals[:-1] > 0, self.totals[:-1], 1.0)  # element totals
         self.with_charge = np.column_stack([s, np.abs(s[:, -1])]).astype(dtype)  # x @ it: totals, charged mass
-        self.pairs = (s[:, upper_i] * s[:, upper_j]).astype(dtype)  # (S, C(C+1)/2): S^T X^2 S, upper half
-        full = np.zeros((n_conserved, n_conserved), dtype=int)
-        full[upper_i, upper_j] = full[upper_j, upper_i] = np.arange(len(upper_i))
-        self.full = full  # index of each (i, j) entry in the upper half
+        self.pairs = (s[:, upper_i] * s[:, upper_j]).astype(dtype)  # (S, C(C+1)/2): S^T X^2 S, upper half by rows
         self.transposed = np.ascontiguousarray(s.T.astype(dtype))
 
     def apply_(self, x: np.ndarray) -> None:
@@ -68,60 +65,112 @@ class _Projector:
 
         Species below ``SIGNIFICANT`` in every row are left out of the correction (never of the totals);
         included, they would have moved by less than ~2e-4 of themselves (measured on 256 held-out clouds).
-        Every intermediate array is C-ordered (``np.take``, not ``x[:, keep]``, whose result is column-major
-        and made the elementwise steps ~10x slower), and the small systems are one compiled loop.
+        The elementwise passes (column maxima, gather, weights, correction, scatter) and the small systems are
+        compiled loops over C-ordered arrays; the three products with the stoichiometry are BLAS calls.
         """
+        keep = np.flatnonzero(column_max(x) > SIGNIFICANT)
+        kept, weight = np.empty((2, len(x), len(keep)), dtype=x.dtype)
+        gather_weights(x, keep, kept, weight)
         sums = x @ self.with_charge  # (b, C + 1): totals, then the charged mass
-        keep = np.flatnonzero(x.max(axis=0) > SIGNIFICANT)
-        kept = np.take(x, keep, axis=1)
-        weight = np.maximum(kept, 1e-18)  # x^2 stays a normal float32 (denormals make BLAS ~100x slower)
-        weight *= weight
         upper = weight @ self.pairs[keep]  # (b, C(C+1)/2): S^T X^2 S, upper half
-        mu = np.empty((len(x), len(self.totals)), dtype=np.float64)
-        lagrange_multipliers(sums, upper, self.totals, self.scale, self.full, mu)
-        factor = mu.astype(x.dtype) @ self.transposed[:, keep]  # x' = x (1 + x S mu): relative terms stay normal
-        factor *= np.maximum(kept, FLOOR)
-        factor += 1.0
-        kept *= factor
-        np.maximum(kept, FLOOR, out=kept)
-        x[:, keep] = kept
+        mu = np.empty((len(self.totals), len(x)))  # (C, b): batch last, so the compiled loops vectorise
+        lagrange_multipliers(np.ascontiguousarray(sums.T), np.ascontiguousarray(upper.T), self.totals, self.scale, mu)
+        factor = mu.T.astype(x.dtype) @ self.transposed[:, keep]  # (b, K): S mu for the kept species
+        scatter_corrected(x, keep, kept, factor)
+
+
+_FLOOR32, _TINY32, _ONE32 = np.float32(FLOOR), np.float32(1e-18), np.float32(1.0)
 
 
 @jit(cache=True)
-def lagrange_multipliers(sums, upper, totals, scale, full, out):
-    """Multipliers ``mu`` (b, C) of the projection, one small system per row, written into ``out`` (float64).
+def column_max(x):
+    """Largest value of each column of ``x`` (b, n)."""
+    out = x[0].copy()
+    for r in range(1, len(x)):
+        for c in range(x.shape[1]):
+            out[c] = max(out[c], x[r, c])
+    return out
 
-    Row r: with ``norm`` the element totals (``scale``) and, for charge, the charged mass ``sums[r, C]``,
-    solve ``(A / norm norm^T + 1e-9 I) y = (totals - sums[r, :C]) / norm`` where ``A[i, j] =
-    upper[r, full[i, j]]`` (= S^T X^2 S, symmetric positive definite), then ``mu = y / norm``. Gaussian
-    elimination without pivoting in float64.
+
+@jit(cache=True)
+def gather_weights(x, keep, kept, weight):
+    """``kept = x[:, keep]`` and ``weight = max(kept, 1e-18)^2`` (a normal float32: denormals make BLAS ~100x
+    slower), both C-ordered (b, K)."""
+    for r in range(len(x)):
+        for j in range(len(keep)):
+            value = x[r, keep[j]]
+            kept[r, j] = value
+            value = max(value, _TINY32)
+            weight[r, j] = value * value
+
+
+@jit(cache=True)
+def scatter_corrected(x, keep, kept, factor):
+    """``x[:, keep] = max(kept (1 + max(kept, FLOOR) factor), FLOOR)``: the projection's step in relative terms
+    (``x' = x (1 + x S mu)``), so that the small terms stay normal floats."""
+    for r in range(len(x)):
+        for j in range(len(keep)):
+            value = kept[r, j]
+            value = value * (_ONE32 + max(value, _FLOOR32) * factor[r, j])
+            x[r, keep[j]] = max(value, _FLOOR32)
+
+
+@jit(cache=True)
+def lagrange_multipliers(sums, upper, totals, scale, out):
+    """Multipliers ``mu`` of the projection, one small system per batch column, written into ``out`` (C, b).
+
+    Column r: with ``norm`` the element totals (``scale``) and, for charge, the charged mass ``sums[C, r]``,
+    solve ``(A / norm norm^T + 1e-9 I) y = (totals - sums[:C, r]) / norm``, ``A = S^T X^2 S`` (symmetric
+    positive definite) given by its upper half row by row in ``upper[:, r]``; then ``mu = y / norm``.
+    Symmetric Gaussian elimination (upper half only, no pivoting) in float64; the batch is the innermost
+    loop everywhere, so each step runs over contiguous memory.
     """
-    size = len(totals)
-    a = np.empty((size, size))
-    rhs = np.empty(size)
-    norm = np.empty(size)
-    y = np.empty(size)
-    for row in range(len(out)):
-        for i in range(size - 1):
-            norm[i] = scale[i]
-        norm[size - 1] = max(float(sums[row, size]), FLOOR)
-        for i in range(size):
-            rhs[i] = (totals[i] - float(sums[row, i])) / norm[i]
-            for j in range(size):
-                a[i, j] = float(upper[row, full[i, j]]) / (norm[i] * norm[j])
-            a[i, i] += 1e-9
-        for k in range(size - 1):
-            for i in range(k + 1, size):
-                factor = a[i, k] / a[k, k]
-                for j in range(k + 1, size):
-                    a[i, j] -= factor * a[k, j]
-                rhs[i] -= factor * rhs[k]
-        for k in range(size - 1, -1, -1):
-            total = rhs[k]
-            for j in range(k + 1, size):
-                total -= a[k, j] * y[j]
-            y[k] = total / a[k, k]
-            out[row, k] = y[k] / norm[k]
+    size, n = len(totals), out.shape[1]
+    index = np.empty((size, size), dtype=np.int64)  # position of (i, j), i <= j, in the packed upper half
+    entry = 0
+    for i in range(size):
+        for j in range(i, size):
+            index[i, j] = entry
+            entry += 1
+    inverse = np.empty((size, n))
+    for i in range(size - 1):
+        inverse[i] = 1.0 / scale[i]
+    for r in range(n):
+        inverse[size - 1, r] = 1.0 / max(float(sums[size, r]), FLOOR)
+    a = np.empty((entry, n))
+    for i in range(size):
+        for r in range(n):
+            out[i, r] = (totals[i] - float(sums[i, r])) * inverse[i, r]
+        for j in range(i, size):
+            e = index[i, j]
+            for r in range(n):
+                a[e, r] = float(upper[e, r]) * inverse[i, r] * inverse[j, r]
+        for r in range(n):
+            a[index[i, i], r] += 1e-9
+    factor = np.empty(n)
+    for k in range(size - 1):
+        kk = index[k, k]
+        for i in range(k + 1, size):
+            ki = index[k, i]
+            for r in range(n):
+                factor[r] = a[ki, r] / a[kk, r]
+            for j in range(i, size):
+                e, kj = index[i, j], index[k, j]
+                for r in range(n):
+                    a[e, r] -= factor[r] * a[kj, r]
+            for r in range(n):
+                out[i, r] -= factor[r] * out[k, r]
+    for k in range(size - 1, -1, -1):
+        for j in range(k + 1, size):
+            kj = index[k, j]
+            for r in range(n):
+                out[k, r] -= a[kj, r] * out[j, r]
+        kk = index[k, k]
+        for r in range(n):
+            out[k, r] /= a[kk, r]
+    for i in range(size):
+        for r in range(n):
+            out[i, r] *= inverse[i, r]
 
 
 class Emulator:
