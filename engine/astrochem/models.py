@@ -32,7 +32,7 @@ class AutoencoderConfig:
     """Widths of the autoencoder and how long to train it."""
 
     latent: int = 12
-    hidden: int = 160
+    hidden: int = 64
     epochs: int = 30
     lr: float = 2e-3
 
@@ -41,9 +41,9 @@ class AutoencoderConfig:
 class EmulatorConfig:
     """Widths of the latent stepper and how long to train it (unrolled over up to ``rollout`` steps)."""
 
-    hidden: int = 128
+    hidden: int = 64
     depth: int = 3
-    epochs: int = 35
+    epochs: int = 50
     lr: float = 1e-3
     rollout: int = 64
 
