@@ -392,7 +392,7 @@ class Emulator:
         return out.reshape(*latents.shape[:-1], -1)
 
 
-BLOCK_ROWS = 1024  # rows (cloud x time) per block: a block of abundances is 1.2 MB, about one core's L2
+BLOCK_ROWS = 1024  # rows (cloud x time) per block: 1.2 MB of abundances, kept in cache through all the steps
 
 
 def _blocks(n: int):
