@@ -203,14 +203,14 @@ def local_cluster_config() -> dict:
     """Dask settings for the LocalClusters we start: the cores go to the chunks, not to bookkeeping.
 
     Dask's defaults suit long-lived shared clusters, not a job that owns every core of a small machine:
-    every worker samples its own stack 100 times a second for the dashboard's profile page, and every
+    each worker samples its own stack 100 times a second for the dashboard's profile page, and each
     worker, nanny and scheduler wakes its event loop 50 times a second (tick) and polls memory 10 times
-    a second. Each wake-up takes the GIL from the solving thread. With two workers on two cores this
-    cost ~10 % of the solving (measured: worker event-loop CPU fell from ~9 % to ~1 % of a core, the
-    scheduler process's from ~5 % to ~1 %). Dask also starts workers with ``MALLOC_TRIM_THRESHOLD_``
-    set, which hands freed memory back to the OS at once and so turns every large temporary array into
-    fresh page faults: the astrochemistry solver ran ~20 % slower in CPU time with it. Our clusters live
-    for one job, so we leave glibc's defaults. The dashboard keeps its task stream and progress pages.
+    a second, every wake-up taking the GIL from the solving thread. Measured on the astrochemistry
+    dataset job: a worker's event loop used ~5 % of a core (~20 % of its solving CPU under load) and
+    the client/scheduler/nanny process ~5 %; with these settings ~0.7 % and ~1.2 %. Dask also starts
+    workers with ``MALLOC_TRIM_THRESHOLD_``, which returns freed memory to the OS at once, so large
+    temporaries come back as fresh page faults (5× as many; the solver took ~20 % more CPU). Our clusters
+    live for one job, so glibc keeps its defaults. The dashboard keeps its task stream and progress.
     """
     import dask
 
