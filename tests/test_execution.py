@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import numpy as np
 import pytest
 
 from engine.errors import InputError
-from engine.execution import ExecutionSpec, JobFailed, load_chunks, run_chunked, seeds_for_chunks
+from engine.execution import (
+    WORKER_THREAD_ENV,
+    ExecutionSpec,
+    JobFailed,
+    dask_client,
+    load_chunks,
+    run_chunked,
+    seeds_for_chunks,
+)
 
 
 def noisy_squares(params: dict) -> dict:
@@ -77,6 +86,24 @@ def test_failing_chunk_is_retried_then_reported(tmp_path):
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["complete"] is False and manifest["failures"][0]["chunk"] == 2
     assert sorted(p.name for p in tmp_path.glob("part-*.npz")) == [f"part-0000{i}.npz" for i in (0, 1, 3, 4)]
+
+
+def worker_settings(dask_worker) -> dict:
+    """What a Dask worker process runs with: thread-count variables, malloc trimming, its periodic jobs."""
+    names = (*WORKER_THREAD_ENV, "MALLOC_TRIM_THRESHOLD_")
+    return {"environ": {name: os.environ.get(name) for name in names}, "jobs": set(dask_worker.periodic_callbacks),
+            "memory_poll_ms": dask_worker.periodic_callbacks["memory_monitor"].callback_time}
+
+
+def test_local_cluster_workers_run_one_thread_and_no_profiler():
+    before = dict(os.environ)
+    with dask_client(ExecutionSpec("dask", 1)) as client:
+        (settings,) = client.run(worker_settings).values()
+        assert dict(os.environ) == before  # the nanny's variables do not leak into this process
+    assert {settings["environ"][name] for name in WORKER_THREAD_ENV} == {"1"}
+    assert settings["environ"]["MALLOC_TRIM_THRESHOLD_"] == before.get("MALLOC_TRIM_THRESHOLD_")
+    assert "profile" not in settings["jobs"] and "heartbeat" in settings["jobs"]
+    assert settings["memory_poll_ms"] == 1000
 
 
 @pytest.mark.parametrize("options,expected", [

@@ -1,6 +1,7 @@
 """The batch integrator of :mod:`engine.synthesis.physics.solver` written with whole-array operations.
 
-Same equations, same ROS34PW2 scheme, same error norm and step-size controller, but every recipe of the batch is
+The same right-hand side (:func:`engine.synthesis.physics.solver.moment_rhs`, run here on arrays), the same
+ROS34PW2 scheme, error norm and step-size controller, but every recipe of the batch is
 advanced at once with the array module of :mod:`engine.backend` (NumPy on the CPU, CuPy on a GPU): each
 iteration attempts one step of its own size for every unfinished recipe, and finished recipes leave the
 working arrays. This is the path without numba and the GPU path; the tests check it against the compiled
@@ -9,85 +10,24 @@ kernel and the ``solve_ivp`` reference.
 
 from __future__ import annotations
 
-from engine.backend import to_numpy, xp
-from engine.synthesis.physics.solver import _A, _B, _C, _E, _G, _GAMMA
+from collections.abc import Callable
+from functools import lru_cache
 
-_SEED = 1e-12
-_LN_FLOOR = 1e-3
-_MAX_EXP = 30.0
-_MAX_W = 1e4
+from engine.backend import to_numpy, xp
+from engine.synthesis.physics.solver import _A, _B, _C, _E, _G, _GAMMA, with_array_ops
+
+
+@lru_cache(maxsize=4)
+def _rhs_for(a) -> Callable:
+    return with_array_ops(a)
 
 
 def rhs_column(a, y, c, lattice: float, vol: float, want_col: bool):
     """dy/dt (4, n) of the moment equations for states ``y`` (4, n) and constants ``c`` (11, n), and with
-    ``want_col`` the column ∂(dy/dt)/∂M3 (else None). ``a`` is the array module. Mirrors ``solver._rhs_column``.
+    ``want_col`` the column ∂(dy/dt)/∂M3 (else None): :func:`solver.moment_rhs` on whole arrays of module ``a``.
     """
-    n, m1, v2 = (a.maximum(y[i], 0.0) for i in range(3))
-    positive = y[3] > 0.0
-    m3 = a.maximum(y[3], 0.0)
-    x = m3 / vol * 1e-6
-    cs0, pb0 = c[1], c[2]
-    s_raw = c[0] * (cs0 - x) * (pb0 - x) * (2.0 * pb0 - 3.0 * x) / (2.0 * pb0)
-    clamped = s_raw < 1e-12
-    s = a.where(clamped, 1e-12, s_raw)
-    ln_s = a.log(s)
-    floored = ln_s < _LN_FLOOR
-    ln_pos = a.where(floored, _LN_FLOOR, ln_s)
-    nuc = c[8] * a.exp(-c[3] / (ln_pos * ln_pos))
-    crit0 = c[4] / ln_pos
-    crit = a.sqrt(crit0 * crit0 + lattice * lattice)
-    mean = (m1 + _SEED * crit) / (n + _SEED)
-    size = a.sqrt(mean * mean + lattice * lattice)
-    exponent = c[4] / size
-    capped = exponent >= _MAX_EXP
-    s_eq = a.exp(a.minimum(exponent, _MAX_EXP))
-    damping = 1.0 / (1.0 + size / c[6])
-    driving = c[5] * (s - s_eq)
-    grow = driving * damping
-    slope = -driving * damping * damping / c[6]
-    ratio = s_eq / s
-    denom = 1.0 + ratio * ratio / _MAX_W
-    weight = ratio * ratio / denom
-    size3 = size * size * size
-    rip = c[7] * weight / size3
-    m2 = v2 + mean * m1
-    gap = crit - mean
-    out = a.stack([
-        nuc - rip * n,
-        grow * n + nuc * crit - (2.0 / 3.0) * rip * m1,
-        2.0 * slope * v2 + nuc * gap * gap - (1.0 / 3.0) * rip * v2,
-        3.0 * (grow * m2 + slope * (m3 - mean * m2)) + nuc * crit * crit * crit,
-    ])
-    if not want_col:
-        return out, None
-    dx = a.where(positive, 1e-6 / vol, 0.0)
-    explicit = a.where(positive, 1.0, 0.0)
-    dprod = -((pb0 - x) * (2.0 * pb0 - 3.0 * x) + (cs0 - x) * (2.0 * pb0 - 3.0 * x)
-              + 3.0 * (cs0 - x) * (pb0 - x)) / (2.0 * pb0)
-    ds = a.where(clamped, 0.0, c[0] * dprod * dx)
-    dln = a.where(floored, 0.0, ds / s)
-    dnuc = nuc * 2.0 * c[3] / (ln_pos * ln_pos * ln_pos) * dln
-    dcrit0 = -crit0 / ln_pos * dln
-    dcrit = crit0 / crit * dcrit0
-    dmean = _SEED / (n + _SEED) * dcrit
-    dsize = mean / size * dmean
-    ds_eq = a.where(capped, 0.0, -s_eq * exponent / size * dsize)
-    ddamping = -damping * damping / c[6] * dsize
-    ddriving = c[5] * (ds - ds_eq)
-    dgrow = ddriving * damping + driving * ddamping
-    dslope = -(ddriving * damping * damping + 2.0 * driving * damping * ddamping) / c[6]
-    dratio = ds_eq / s - s_eq * ds / (s * s)
-    dweight = 2.0 * ratio / (denom * denom) * dratio
-    drip = c[7] * (dweight / size3 - 3.0 * weight / (size3 * size) * dsize)
-    dm2 = dmean * m1
-    col = a.stack([
-        dnuc - drip * n,
-        dgrow * n + dnuc * crit + nuc * dcrit - (2.0 / 3.0) * drip * m1,
-        2.0 * dslope * v2 + dnuc * gap * gap + 2.0 * nuc * gap * (dcrit - dmean) - (1.0 / 3.0) * drip * v2,
-        (3.0 * (dgrow * m2 + grow * dm2 + dslope * (m3 - mean * m2) + slope * (explicit - dmean * m2 - mean * dm2))
-         + dnuc * crit * crit * crit + 3.0 * nuc * crit * crit * dcrit),
-    ])
-    return out, col
+    values = _rhs_for(a)(y[0], y[1], y[2], y[3], c, lattice, vol, want_col)
+    return a.stack(values[:4]), (a.stack(values[4:]) if want_col else None)
 
 
 def step(a, tau, h, y, c, t0: float, lattice: float, vol: float, floor3, rtol: float):

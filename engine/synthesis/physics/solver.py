@@ -7,13 +7,17 @@ feedback, analytic, taken once per step) applied by the Sherman–Morrison formu
 steps than the second-order ROS2 used before for the same agreement with the reference. The loop over recipes
 runs in parallel threads.
 
-This is a scalar transcription of :func:`engine.synthesis.physics.kinetics.rhs`; the reference integrator
-(``solve_ivp`` on the NumPy right-hand side) checks it in the tests and the benchmark.
+The right-hand side, :func:`moment_rhs`, is written once with elementwise operations: compiled here for one
+recipe at a time, and run by :mod:`engine.synthesis.physics.array_solver` on whole arrays. It is the equations
+of :func:`engine.synthesis.physics.kinetics.rhs`; the reference integrator (``solve_ivp`` on that NumPy
+right-hand side) checks it in the tests and the benchmark.
 """
 
 from __future__ import annotations
 
 import math
+import types
+from collections.abc import Callable
 
 import numpy as np
 
@@ -48,37 +52,48 @@ RTOL = 1e-4
 MAX_STEPS = 20000
 
 
-@jit(cache=True)
-def _rhs_column(n, m1, v2, m3, c, lattice, vol, out, col, want_col):
-    """dy/dt for one recipe (same equations as kinetics.rhs) into ``out``; with ``want_col`` also
-    ∂(dy/dt)/∂M3 into ``col``.
+def _pick(condition, yes, no):
+    """Elementwise ``yes if condition else no`` for scalars (the array paths bind their module's ``where``)."""
+    return yes if condition else no
 
-    Every M3 dependence goes through the supersaturation S (plus the explicit M3 in dM3/dt), so the column
-    is the chain rule through S.
+
+# The elementwise operations moment_rhs uses, for scalars (numba kernel); array paths rebind these names.
+SCALAR_OPS = {"maximum": max, "where": jit(cache=True)(_pick), "log": math.log, "exp": math.exp, "sqrt": math.sqrt}
+maximum, where, log, exp, sqrt = (SCALAR_OPS[name] for name in ("maximum", "where", "log", "exp", "sqrt"))
+
+
+def moment_rhs(n, m1, v2, m3, c, lattice, vol, want_col):
+    """dy/dt of the moment equations (same equations as kinetics.rhs) and, with ``want_col``, the column
+    ∂(dy/dt)/∂M3 (else zeros): ``(dN, dM1, dV2, dM3, ∂dN/∂M3, ∂dM1/∂M3, ∂dV2/∂M3, ∂dM3/∂M3)``.
+
+    The one source of the physics for both batch paths: written with elementwise operations only, so the
+    states and the constant rows ``c[i]`` (see :data:`CONSTANT_FIELDS`) may be scalars (the numba kernel,
+    with :data:`SCALAR_OPS`) or arrays over recipes (:func:`with_array_ops`, NumPy or CuPy). Every M3
+    dependence goes through the supersaturation S (plus the explicit M3 in dM3/dt), so the column is the
+    chain rule through S.
     """
-    n = max(n, 0.0)
-    m1 = max(m1, 0.0)
-    v2 = max(v2, 0.0)
+    n = maximum(n, 0.0)
+    m1 = maximum(m1, 0.0)
+    v2 = maximum(v2, 0.0)
     positive = m3 > 0.0
-    m3 = max(m3, 0.0)
+    m3 = maximum(m3, 0.0)
     x = m3 / vol * 1e-6
     cs0 = c[1]
     pb0 = c[2]
-    s = c[0] * (cs0 - x) * (pb0 - x) * (2.0 * pb0 - 3.0 * x) / (2.0 * pb0)
-    clamped = s < 1e-12
-    if clamped:
-        s = 1e-12
-    ln_s = math.log(s)
+    s_raw = c[0] * (cs0 - x) * (pb0 - x) * (2.0 * pb0 - 3.0 * x) / (2.0 * pb0)
+    clamped = s_raw < 1e-12
+    s = where(clamped, 1e-12, s_raw)
+    ln_s = log(s)
     floored = ln_s < _LN_FLOOR
-    ln_pos = _LN_FLOOR if floored else ln_s
-    nuc = c[8] * math.exp(-c[3] / (ln_pos * ln_pos))
+    ln_pos = where(floored, _LN_FLOOR, ln_s)
+    nuc = c[8] * exp(-c[3] / (ln_pos * ln_pos))
     crit0 = c[4] / ln_pos
-    crit = math.sqrt(crit0 * crit0 + lattice * lattice)
+    crit = sqrt(crit0 * crit0 + lattice * lattice)
     mean = (m1 + _SEED * crit) / (n + _SEED)
-    size = math.sqrt(mean * mean + lattice * lattice)
+    size = sqrt(mean * mean + lattice * lattice)
     exponent = c[4] / size
     capped = exponent >= _MAX_EXP
-    s_eq = math.exp(_MAX_EXP if capped else exponent)
+    s_eq = exp(where(capped, _MAX_EXP, exponent))
     damping = 1.0 / (1.0 + size / c[6])
     driving = c[5] * (s - s_eq)
     grow = driving * damping
@@ -90,24 +105,24 @@ def _rhs_column(n, m1, v2, m3, c, lattice, vol, out, col, want_col):
     rip = c[7] * weight / size3
     m2 = v2 + mean * m1
     gap = crit - mean
-    out[0] = nuc - rip * n
-    out[1] = grow * n + nuc * crit - (2.0 / 3.0) * rip * m1
-    out[2] = 2.0 * slope * v2 + nuc * gap * gap - (1.0 / 3.0) * rip * v2
-    out[3] = 3.0 * (grow * m2 + slope * (m3 - mean * m2)) + nuc * crit * crit * crit
+    d_n = nuc - rip * n
+    d_m1 = grow * n + nuc * crit - (2.0 / 3.0) * rip * m1
+    d_v2 = 2.0 * slope * v2 + nuc * gap * gap - (1.0 / 3.0) * rip * v2
+    d_m3 = 3.0 * (grow * m2 + slope * (m3 - mean * m2)) + nuc * crit * crit * crit
     if not want_col:
-        return
-    dx = 1e-6 / vol if positive else 0.0
-    explicit = 1.0 if positive else 0.0
+        return d_n, d_m1, d_v2, d_m3, 0.0, 0.0, 0.0, 0.0
+    dx = where(positive, 1e-6 / vol, 0.0)
+    explicit = where(positive, 1.0, 0.0)
     dprod = -((pb0 - x) * (2.0 * pb0 - 3.0 * x) + (cs0 - x) * (2.0 * pb0 - 3.0 * x)
               + 3.0 * (cs0 - x) * (pb0 - x)) / (2.0 * pb0)
-    ds = 0.0 if clamped else c[0] * dprod * dx
-    dln = 0.0 if floored else ds / s
+    ds = where(clamped, 0.0, c[0] * dprod * dx)
+    dln = where(floored, 0.0, ds / s)
     dnuc = nuc * 2.0 * c[3] / (ln_pos * ln_pos * ln_pos) * dln
     dcrit0 = -crit0 / ln_pos * dln
     dcrit = crit0 / crit * dcrit0
     dmean = _SEED / (n + _SEED) * dcrit
     dsize = mean / size * dmean
-    ds_eq = 0.0 if capped else -s_eq * exponent / size * dsize
+    ds_eq = where(capped, 0.0, -s_eq * exponent / size * dsize)
     ddamping = -damping * damping / c[6] * dsize
     ddriving = c[5] * (ds - ds_eq)
     dgrow = ddriving * damping + driving * ddamping
@@ -116,23 +131,33 @@ def _rhs_column(n, m1, v2, m3, c, lattice, vol, out, col, want_col):
     dweight = 2.0 * ratio / (denom * denom) * dratio
     drip = c[7] * (dweight / size3 - 3.0 * weight / (size3 * size) * dsize)
     dm2 = dmean * m1
-    col[0] = dnuc - drip * n
-    col[1] = dgrow * n + dnuc * crit + nuc * dcrit - (2.0 / 3.0) * drip * m1
-    col[2] = 2.0 * dslope * v2 + dnuc * gap * gap + 2.0 * nuc * gap * (dcrit - dmean) - (1.0 / 3.0) * drip * v2
-    col[3] = (3.0 * (dgrow * m2 + grow * dm2 + dslope * (m3 - mean * m2)
-                     + slope * (explicit - dmean * m2 - mean * dm2))
-              + dnuc * crit * crit * crit + 3.0 * nuc * crit * crit * dcrit)
+    return (d_n, d_m1, d_v2, d_m3,
+            dnuc - drip * n,
+            dgrow * n + dnuc * crit + nuc * dcrit - (2.0 / 3.0) * drip * m1,
+            2.0 * dslope * v2 + dnuc * gap * gap + 2.0 * nuc * gap * (dcrit - dmean) - (1.0 / 3.0) * drip * v2,
+            (3.0 * (dgrow * m2 + grow * dm2 + dslope * (m3 - mean * m2) + slope * (explicit - dmean * m2 - mean * dm2))
+             + dnuc * crit * crit * crit + 3.0 * nuc * crit * crit * dcrit))
+
+
+def with_array_ops(module) -> Callable:
+    """:func:`moment_rhs` with its elementwise operations taken from the array ``module`` (NumPy or CuPy)."""
+    ops = {"maximum": module.maximum, "where": module.where, "log": module.log, "exp": module.exp,
+           "sqrt": module.sqrt}
+    return types.FunctionType(moment_rhs.__code__, {**moment_rhs.__globals__, **ops}, moment_rhs.__name__)
+
+
+_moment_rhs_kernel = jit(cache=True)(moment_rhs)
 
 
 @jit(cache=True)
 def _tau_rhs(tau, y, c, t0, lattice, vol, out, col, want_col):
     """dy/dτ = (t + t₀) dy/dt (and its M3 column when ``want_col``), for one recipe."""
     factor = t0 * math.exp(tau)
-    _rhs_column(y[0], y[1], y[2], y[3], c, lattice, vol, out, col, want_col)
-    for i in range(4):
-        out[i] *= factor
-        if want_col:
-            col[i] *= factor
+    d_n, d_m1, d_v2, d_m3, j_n, j_m1, j_v2, j_m3 = _moment_rhs_kernel(y[0], y[1], y[2], y[3], c, lattice, vol,
+                                                                      want_col)
+    out[0], out[1], out[2], out[3] = d_n * factor, d_m1 * factor, d_v2 * factor, d_m3 * factor
+    if want_col:
+        col[0], col[1], col[2], col[3] = j_n * factor, j_m1 * factor, j_v2 * factor, j_m3 * factor
 
 
 @jit(cache=True)
