@@ -16,12 +16,15 @@ def entropy(probs: np.ndarray) -> np.ndarray:
 
 
 def mean_and_mutual_information(sample_logits: np.ndarray, temperature: float = 1.0):
-    """From sampled logits (S, N, K): mean probabilities, predictive entropy and mutual information
-    (entropy of the mean minus the mean entropy: the epistemic part), all in nats."""
-    probs = softmax(sample_logits / temperature, axis=-1)
+    """From sampled logits (S, N, K): the calibrated predictive probabilities softmax(log p̄ / T), where p̄ is the
+    mean of the samples' probabilities, their entropy, and the mutual information of the samples (entropy of p̄
+    minus the samples' mean entropy: the epistemic part), all in nats. The temperature rescales the predictive
+    distribution, not the samples' disagreement, so the mutual information does not depend on it."""
+    probs = softmax(sample_logits, axis=-1)
     mean = probs.mean(axis=0)
-    total = entropy(mean)
-    return mean, total, np.maximum(total - entropy(probs).mean(axis=0), 0.0)
+    mutual = np.maximum(entropy(mean) - entropy(probs).mean(axis=0), 0.0)
+    calibrated = mean if temperature == 1.0 else softmax(np.log(np.clip(mean, 1e-300, 1.0)) / temperature, axis=-1)
+    return calibrated, entropy(calibrated), mutual
 
 
 def nll(probs: np.ndarray, labels: np.ndarray) -> float:
@@ -56,12 +59,15 @@ def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
 
 
 def fit_temperature(sample_logits: np.ndarray, labels: np.ndarray) -> float:
-    """Temperature T > 0 minimising the NLL of the mean of softmax(logits / T) over the samples (S, N, K)."""
+    """Temperature T > 0 minimising the NLL of softmax(log p̄ / T), p̄ the mean of the samples' probabilities
+    (S, N, K): exactly the probabilities :func:`mean_and_mutual_information` returns. (Tempering each sample
+    before the average instead turns a sharpened MC-dropout average into a vote count, which one temperature
+    cannot calibrate.)"""
+    log_mean = np.log(np.clip(softmax(sample_logits, axis=-1).mean(axis=0), 1e-300, 1.0))
+    rows = np.arange(labels.size)
+
     def loss(log_t: float) -> float:
-        t = np.exp(log_t)
-        logp = log_softmax(sample_logits / t, axis=-1)
-        mean_logp = np.log(np.mean(np.exp(logp), axis=0) + 1e-300)
-        return float(-np.mean(mean_logp[np.arange(labels.size), labels]))
+        return float(-np.mean(log_softmax(log_mean / np.exp(log_t), axis=-1)[rows, labels]))
 
     return float(np.exp(minimize_scalar(loss, bounds=(-3.0, 3.0), method="bounded").x))
 

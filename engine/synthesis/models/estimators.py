@@ -194,7 +194,7 @@ class DeepEnsemble(_TorchEstimator):
 
     kind = "deep_ensemble"
 
-    def __init__(self, n_members: int = 5, width: int = 64, depth: int = 3, dropout: float = 0.05,
+    def __init__(self, n_members: int = 5, width: int = 128, depth: int = 3, dropout: float = 0.05,
                  max_epochs: int = 60, lr: float = 3e-3, n_jobs: int = 1, seed: int = 0):
         self.n_members, self.width, self.depth, self.dropout = n_members, width, depth, dropout
         self.max_epochs, self.lr, self.n_jobs, self.seed = max_epochs, lr, n_jobs, seed
@@ -245,7 +245,7 @@ class LastLayerLaplace(_TorchEstimator):
     kind = "laplace"
     PRIORS = (0.01, 0.1, 1.0, 10.0, 100.0)
 
-    def __init__(self, n_samples: int = 30, width: int = 64, depth: int = 3, dropout: float = 0.05,
+    def __init__(self, n_samples: int = 30, width: int = 128, depth: int = 3, dropout: float = 0.05,
                  max_epochs: int = 60, lr: float = 3e-3, seed: int = 0):
         self.n_samples, self.width, self.depth, self.dropout = n_samples, width, depth, dropout
         self.max_epochs, self.lr, self.seed = max_epochs, lr, seed
