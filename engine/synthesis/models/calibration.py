@@ -17,14 +17,21 @@ def entropy(probs: np.ndarray) -> np.ndarray:
 
 def mean_and_mutual_information(sample_logits: np.ndarray, temperature: float = 1.0):
     """From sampled logits (S, N, K): the calibrated predictive probabilities softmax(log p̄ / T), where p̄ is the
-    mean of the samples' probabilities, their entropy, and the mutual information of the samples (entropy of p̄
-    minus the samples' mean entropy: the epistemic part), all in nats. The temperature rescales the predictive
-    distribution, not the samples' disagreement, so the mutual information does not depend on it."""
+    mean of the samples' probabilities, their entropy, and its epistemic part (nats). The epistemic part is the
+    samples' mutual information (entropy of p̄ minus their mean entropy) as a share of the entropy of p̄, applied to
+    the calibrated entropy: the temperature rescales the predictive distribution, not the samples' disagreement,
+    and the epistemic part never exceeds the total."""
     probs = softmax(sample_logits, axis=-1)
     mean = probs.mean(axis=0)
-    mutual = np.maximum(entropy(mean) - entropy(probs).mean(axis=0), 0.0)
-    calibrated = mean if temperature == 1.0 else softmax(np.log(np.clip(mean, 1e-300, 1.0)) / temperature, axis=-1)
-    return calibrated, entropy(calibrated), mutual
+    raw = entropy(mean)
+    mutual = np.maximum(raw - entropy(probs).mean(axis=0), 0.0)
+    if temperature == 1.0:
+        return mean, raw, mutual
+    calibrated = softmax(np.log(np.clip(mean, 1e-300, 1.0)) / temperature, axis=-1)
+    total = entropy(calibrated)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(raw > 0, np.minimum(mutual / raw, 1.0), 0.0)
+    return calibrated, total, share * total
 
 
 def nll(probs: np.ndarray, labels: np.ndarray) -> float:
