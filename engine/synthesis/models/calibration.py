@@ -27,7 +27,7 @@ def mean_and_mutual_information(sample_logits: np.ndarray, temperature: float = 
     mutual = np.maximum(raw - entropy(probs).mean(axis=0), 0.0)
     if temperature == 1.0:
         return mean, raw, mutual
-    calibrated = softmax(np.log(np.clip(mean, 1e-300, 1.0)) / temperature, axis=-1)
+    calibrated = softmax(np.log(np.maximum(mean, np.finfo(mean.dtype).tiny)) / temperature, axis=-1)
     total = entropy(calibrated)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(raw > 0, np.minimum(mutual / raw, 1.0), 0.0)
@@ -70,7 +70,8 @@ def fit_temperature(sample_logits: np.ndarray, labels: np.ndarray) -> float:
     (S, N, K): exactly the probabilities :func:`mean_and_mutual_information` returns. (Tempering each sample
     before the average instead turns a sharpened MC-dropout average into a vote count, which one temperature
     cannot calibrate.)"""
-    log_mean = np.log(np.clip(softmax(sample_logits, axis=-1).mean(axis=0), 1e-300, 1.0))
+    mean = softmax(sample_logits, axis=-1).mean(axis=0)
+    log_mean = np.log(np.maximum(mean, np.finfo(mean.dtype).tiny))
     rows = np.arange(labels.size)
 
     def loss(log_t: float) -> float:
