@@ -75,6 +75,21 @@ def test_temperature_scaling_lowers_ece_of_overconfident_probabilities():
     assert cal.brier(np.eye(5)[labels], labels) == 0.0 and cal.nll(np.eye(5)[labels], labels) < 1e-9
 
 
+def test_temperature_is_fitted_on_the_averaged_samples_it_calibrates():
+    rng = np.random.default_rng(1)
+    z = rng.normal(0, 1.5, (6000, 5))
+    p_true = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    labels = np.array([rng.choice(5, p=p) for p in p_true])
+    samples = 0.5 * z[None] + rng.normal(0, 1.0, (30, 1, 5))  # under-confident, disagreeing MC samples
+    t = cal.fit_temperature(samples[:, :3000], labels[:3000])
+    raw, _, mutual = cal.mean_and_mutual_information(samples[:, 3000:])
+    proba, total, mutual_t = cal.mean_and_mutual_information(samples[:, 3000:], t)
+    assert 0.3 < t < 0.6 and np.allclose(proba, np.exp(np.log(raw) / t) / np.exp(np.log(raw) / t).sum(1, keepdims=True))
+    assert cal.ece(proba, labels[3000:]) < 0.1 * cal.ece(raw, labels[3000:]) and cal.ece(proba, labels[3000:]) < 0.02
+    assert np.allclose(total, cal.entropy(proba)) and (mutual_t <= total + 1e-12).all()
+    assert np.allclose(mutual_t / total, mutual / cal.entropy(raw))  # the epistemic share does not depend on T
+
+
 def test_smallest_scale_hits_coverage():
     rng = np.random.default_rng(1)
     target = rng.normal(0, 2.0, 5000)

@@ -29,7 +29,8 @@ def recipe_columns(X) -> dict[str, np.ndarray]:
     out = {name: np.asarray(X[name], dtype=float) for name in NUMERIC_FIELDS}
     solvent = np.asarray(X["solvent"])
     if solvent.dtype.kind not in "iu":
-        solvent = np.array([SOLVENT_NAMES.index(str(s)) for s in solvent], dtype=np.int64)
+        names, inverse = np.unique(solvent.astype(str), return_inverse=True)  # look up each distinct name once
+        solvent = np.array([SOLVENT_NAMES.index(name) for name in names], dtype=np.int64)[inverse.ravel()]
     out["solvent"] = solvent.astype(np.int64)
     return out
 

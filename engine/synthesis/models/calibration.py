@@ -16,12 +16,22 @@ def entropy(probs: np.ndarray) -> np.ndarray:
 
 
 def mean_and_mutual_information(sample_logits: np.ndarray, temperature: float = 1.0):
-    """From sampled logits (S, N, K): mean probabilities, predictive entropy and mutual information
-    (entropy of the mean minus the mean entropy: the epistemic part), all in nats."""
-    probs = softmax(sample_logits / temperature, axis=-1)
+    """From sampled logits (S, N, K): the calibrated predictive probabilities softmax(log p̄ / T), where p̄ is the
+    mean of the samples' probabilities, their entropy, and its epistemic part (nats). The epistemic part is the
+    samples' mutual information (entropy of p̄ minus their mean entropy) as a share of the entropy of p̄, applied to
+    the calibrated entropy: the temperature rescales the predictive distribution, not the samples' disagreement,
+    and the epistemic part never exceeds the total."""
+    probs = softmax(sample_logits, axis=-1)
     mean = probs.mean(axis=0)
-    total = entropy(mean)
-    return mean, total, np.maximum(total - entropy(probs).mean(axis=0), 0.0)
+    raw = entropy(mean)
+    mutual = np.maximum(raw - entropy(probs).mean(axis=0), 0.0)
+    if temperature == 1.0:
+        return mean, raw, mutual
+    calibrated = softmax(np.log(np.maximum(mean, np.finfo(mean.dtype).tiny)) / temperature, axis=-1)
+    total = entropy(calibrated)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(raw > 0, np.minimum(mutual / raw, 1.0), 0.0)
+    return calibrated, total, share * total
 
 
 def nll(probs: np.ndarray, labels: np.ndarray) -> float:
@@ -56,12 +66,16 @@ def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
 
 
 def fit_temperature(sample_logits: np.ndarray, labels: np.ndarray) -> float:
-    """Temperature T > 0 minimising the NLL of the mean of softmax(logits / T) over the samples (S, N, K)."""
+    """Temperature T > 0 minimising the NLL of softmax(log p̄ / T), p̄ the mean of the samples' probabilities
+    (S, N, K): exactly the probabilities :func:`mean_and_mutual_information` returns. (Tempering each sample
+    before the average instead turns a sharpened MC-dropout average into a vote count, which one temperature
+    cannot calibrate.)"""
+    mean = softmax(sample_logits, axis=-1).mean(axis=0)
+    log_mean = np.log(np.maximum(mean, np.finfo(mean.dtype).tiny))
+    rows = np.arange(labels.size)
+
     def loss(log_t: float) -> float:
-        t = np.exp(log_t)
-        logp = log_softmax(sample_logits / t, axis=-1)
-        mean_logp = np.log(np.mean(np.exp(logp), axis=0) + 1e-300)
-        return float(-np.mean(mean_logp[np.arange(labels.size), labels]))
+        return float(-np.mean(log_softmax(log_mean / np.exp(log_t), axis=-1)[rows, labels]))
 
     return float(np.exp(minimize_scalar(loss, bounds=(-3.0, 3.0), method="bounded").x))
 

@@ -26,7 +26,7 @@ class NetConfig:
     weight_decay: float = 1e-4
     batch_size: int = 512
     max_epochs: int = 60
-    patience: int = 8
+    patience: int = 16  # four of the scheduler's LR halvings (patience 3) before giving up
 
 
 class MultiTaskNet(nn.Module):
