@@ -33,8 +33,13 @@ def test_astrochem_page_emulator_mode_rolls_out_compares_and_sweeps():
     at.sidebar.radio(key="astro_mode").set_value("Emulator").run()
     assert not at.exception, at.exception
     assert [m.label for m in at.metric][:2] == ["Emulator time", "Worst element/charge drift"]
-    assert len(at.get("plotly_chart")) == 4  # abundances, animated rollout, latent trajectory, sweep heatmap
+    assert len(at.get("plotly_chart")) == 2  # abundances and the open view (lazy tabs): the sweep heatmap
     assert any("clouds emulated in one batch" in caption.value for caption in at.caption)
+    for view in ("Rollout, step by step", "Latent trajectory"):
+        at.session_state["astro_em_view"] = view
+        at.run()
+        assert not at.exception and len(at.get("plotly_chart")) == 2, view
+    at.session_state["astro_em_view"] = "Parameter sweep"
 
     at.select_slider(key="astro_em_density").set_value(5.0).run()  # instant: no button needed
     assert not at.exception, at.exception
