@@ -127,29 +127,85 @@ def _scene():
             "zaxis": {"title": {"text": "z (lattice units)"}}, "aspectmode": "data"}
 
 
-def trajectory_figure(spec, frames, times) -> go.Figure:
+def is_planar(spec) -> bool:
+    """All nodes in one plane z = const (grids, rings, random geometric graphs in 2-D)."""
+    return bool(np.ptp(spec.graph.positions[:, 2]) == 0.0)
+
+
+def _edges_trace_2d(positions, edges):
+    xs, ys = [], []
+    for i, j in edges:
+        xs += [positions[i, 0], positions[j, 0], None]
+        ys += [positions[i, 1], positions[j, 1], None]
+    return {"type": "scatter", "x": xs, "y": ys, "mode": "lines", "line": {"color": "#cccccc", "width": 1},
+            "hoverinfo": "skip", "showlegend": False}
+
+
+def _config_trace_2d(positions, x, unit_norm):
+    """Top view of one configuration: a spin is an arrow along its in-plane part (longer = more in-plane),
+    coloured by its out-of-plane component s_z; a field is a dot coloured by its first component."""
+    if unit_norm:
+        in_plane = np.hypot(x[:, 0], x[:, 1])
+        return {"type": "scatter", "x": positions[:, 0], "y": positions[:, 1], "mode": "markers",
+                "marker": {"symbol": "arrow-wide", "angle": np.degrees(np.arctan2(x[:, 0], x[:, 1])),
+                           "size": 8 + 22 * np.minimum(in_plane, 1.5), "color": x[:, 2], "colorscale": "RdBu",
+                           "cmin": -1, "cmax": 1, "line": {"width": 0},
+                           "colorbar": {"title": {"text": "s_z (out of plane)"}}},
+                "customdata": x, "showlegend": False,
+                "hovertemplate": "s = (%{customdata[0]:.2f}, %{customdata[1]:.2f}, %{customdata[2]:.2f})"
+                                 "<extra></extra>"}
+    return {"type": "scatter", "x": positions[:, 0], "y": positions[:, 1], "mode": "markers", "showlegend": False,
+            "marker": {"size": 16, "color": x[:, 0], "colorscale": "RdBu", "cmin": -3, "cmax": 3,
+                       "colorbar": {"title": {"text": "field component 1"}}}}
+
+
+def _plane_axes() -> dict:
+    return {"xaxis": {"title": {"text": "x (lattice units)"}, "zeroline": False},
+            "yaxis": {"title": {"text": "y (lattice units)"}, "zeroline": False, "scaleanchor": "x"}}
+
+
+def _configuration_parts(spec, x, title: str, height: int, planar: bool) -> tuple[list, dict]:
+    """Traces (edges, configuration) and layout of one configuration, in 2-D top view or in 3-D."""
+    pos = spec.graph.positions
+    if planar:
+        return ([_edges_trace_2d(pos, spec.graph.edges), _config_trace_2d(pos, x, spec.unit_norm)],
+                {**_plane_axes(), "height": height, "margin": {"t": 40}, "title": {"text": title}})
+    return ([_edges_trace(pos, spec.graph.edges), _config_trace(pos, x, spec.unit_norm)],
+            {"scene": _scene(), "height": height, "margin": {"l": 0, "r": 0, "t": 30, "b": 0},
+             "title": {"text": title}})
+
+
+def configuration_figure(spec, x, title: str, height: int) -> go.Figure:
+    """One configuration on its graph: a 2-D top view on planar graphs, else in 3-D."""
+    return fast_figure(*_configuration_parts(spec, x, title, height, is_planar(spec)))
+
+
+def trajectory_figure(spec, frames, times, three_d: bool = False) -> go.Figure:
     """Plotly animation of one reverse trajectory with play/pause and a time slider (80 ms per frame).
 
-    Frames carry only the configuration trace (index 1); the graph's edges stay from the first frame.
+    Planar graphs play as a 2-D top view (fast SVG redraws); other graphs, or ``three_d``, as 3-D cones/markers
+    (WebGL, slow without a GPU). Frames carry only the configuration trace (index 1); the edges stay.
     """
+    planar = is_planar(spec) and not three_d
+    trace = _config_trace_2d if planar else _config_trace
     pos, unit = spec.graph.positions, spec.unit_norm
-    data = [_edges_trace(pos, spec.graph.edges), _config_trace(pos, frames[0], unit)]
-    animation = [{"name": f"{t:.3f}", "data": [_config_trace(pos, f, unit)], "traces": [1]}
+    data, layout = _configuration_parts(spec, frames[0], "reverse trajectory: diffusion time t from 1 (noise) to 0 "
+                                        "(sample)", 520, planar)
+    animation = [{"name": f"{t:.3f}", "data": [trace(pos, f, unit)], "traces": [1]}
                  for f, t in zip(frames, times, strict=True)]
     steps = [{"method": "animate", "label": f"{t:.2f}", "args": [[f"{t:.3f}"], {
         "mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}]} for t in times]
-    return fast_figure(data, {
-        "scene": _scene(), "height": 520, "margin": {"l": 0, "r": 0, "t": 30, "b": 0},
-        "title": {"text": "reverse trajectory: diffusion time t from 1 (noise) to 0 (sample)"},
-        "updatemenus": [{"type": "buttons", "x": 0.0, "y": 0.0, "xanchor": "left", "yanchor": "top",
-                         "direction": "left", "buttons": [
-                             {"label": "▶ play", "method": "animate",
-                              "args": [None, {"frame": {"duration": 80, "redraw": True}, "fromcurrent": True,
-                                              "transition": {"duration": 0}}]},
-                             {"label": "⏸ pause", "method": "animate",
-                              "args": [[None], {"mode": "immediate", "frame": {"duration": 0, "redraw": False}}]}]}],
-        "sliders": [{"active": 0, "steps": steps, "x": 0.2, "len": 0.8, "currentvalue": {"prefix": "t = "}}]},
-        animation)
+    pad = {"t": 40} if planar else {}
+    layout["updatemenus"] = [{"type": "buttons", "x": 0.0, "y": 0.0, "xanchor": "left", "yanchor": "top", "pad": pad,
+                              "direction": "left", "buttons": [
+                                  {"label": "▶ play", "method": "animate",
+                                   "args": [None, {"frame": {"duration": 80, "redraw": True}, "fromcurrent": True,
+                                                   "transition": {"duration": 0}}]},
+                                  {"label": "⏸ pause", "method": "animate", "args": [
+                                      [None], {"mode": "immediate", "frame": {"duration": 0, "redraw": False}}]}]}]
+    layout["sliders"] = [{"active": 0, "steps": steps, "x": 0.2, "len": 0.8, "currentvalue": {"prefix": "t = "},
+                          "pad": pad}]
+    return fast_figure(data, layout, animation)
 
 
 def energy_figure(spec, samples, reference) -> go.Figure:
@@ -176,6 +232,7 @@ def seed_sample(run) -> None:
     st.session_state.update(dataset=p["dataset"], graph=p["graph"], sampler=p["sampler"], steps=int(p["steps"]),
                             n=int(p["n"]), seed=int(p["seed"]))
     st.session_state["run"] = (p["dataset"], p["graph"], p["sampler"], int(p["steps"]), int(p["n"]), int(p["seed"]))
+    st.session_state["diffusion_tab"] = "Sample"
 
 
 st.title("Graph diffusion")
@@ -198,8 +255,13 @@ with user_errors():
     st.caption(f"{spec.graph.n_nodes} nodes · {len(spec.graph.edges)} edges · denoiser: "
                f"{'trained ε-network' if is_pretrained else 'Gaussian (mode-diagonal), fitted to reference data'}")
 
-    tab_sample, tab_forward, tab_inpaint = st.tabs(["Sample", "Forward noising", "Inpainting"])
-    with tab_sample:
+    three_d = not is_planar(spec) or st.toggle(
+        "3-D view", key="diffusion_3d", help="Planar graphs are drawn as a 2-D top view, whose trajectories play "
+        "fast; the 3-D view draws cones with WebGL, which plays slowly without a GPU")
+    # Lazy tabs: only the open tab runs and is drawn (a tab switch reruns the page).
+    tab_sample, tab_forward, tab_inpaint = st.tabs(["Sample", "Forward noising", "Inpainting"], key="diffusion_tab",
+                                                   on_change="rerun")
+    if tab_sample.open:
         st.number_input("seed", 0, 10_000, 0, key="seed")
         if st.button("Sample", type="primary", key="sample"):
             st.session_state["run"] = (dataset, graph_key, sampler, steps, int(n), seed)
@@ -215,7 +277,7 @@ with user_errors():
                 reference = _reference(run[0], run[1], 0)
                 train = _reference(run[0], run[1], 1)
             left, right = st.columns([1.2, 1])
-            trajectory_fig, energy_fig = trajectory_figure(run_spec, frames, times), energy_figure(
+            trajectory_fig, energy_fig = trajectory_figure(run_spec, frames, times, three_d), energy_figure(
                 run_spec, samples, reference)
             left.plotly_chart(trajectory_fig, use_container_width=True)
             right.plotly_chart(energy_fig, use_container_width=True)
@@ -243,17 +305,15 @@ with user_errors():
                 command=f"python -m engine diffusion sample --dataset {run_dataset} --n {run_n} --steps {run_steps} "
                         f"--sampler {run_sampler} --seed {run_seed} --out samples.npz")
 
-    with tab_forward:
+    if tab_forward.open:
         t = st.slider("diffusion time t", 0.0, 1.0, 0.2, step=0.05, key="t_forward")
         process, scale = _process(dataset, graph_key)
         x0 = _reference(dataset, graph_key, 0, 1)
         xt, _ = process.noise(x0 * scale, np.array([t]), np.random.default_rng(0))
         left, right = st.columns([1.2, 1])
         shown = xt[0] / scale
-        fig = fast_figure([_edges_trace(spec.graph.positions, spec.graph.edges),
-                           _config_trace(spec.graph.positions, shown, spec.unit_norm)],
-                          {"scene": _scene(), "height": 440, "margin": {"l": 0, "r": 0, "t": 30, "b": 0},
-                           "title": {"text": f"S_t = Φ(t) S_0 + √Σ(t) ε at t = {t:.2f}"}})
+        fig = fast_figure(*_configuration_parts(spec, shown, f"S_t = Φ(t) S_0 + √Σ(t) ε at t = {t:.2f}", 440,
+                                                not three_d))
         left.plotly_chart(fig, use_container_width=True)
         modes = go.Figure()
         modes.add_scatter(x=process.eigenvalues, y=process.phi(t), mode="markers", name="Φ_k(t)")
@@ -263,7 +323,7 @@ with user_errors():
                             title="high-frequency modes are forgotten first")
         right.plotly_chart(modes, use_container_width=True)
 
-    with tab_inpaint:
+    if tab_inpaint.open:
         st.write("The left column of nodes is clamped (spins to +z, field component 3 to +2) and the rest is "
                  "sampled conditionally with the replacement method.")
         if st.button("Inpaint", key="inpaint"):
@@ -273,7 +333,7 @@ with user_errors():
             samples, frames, times, mask = _run(*run)
             run_spec = _spec(run[0], run[1])
             left, right = st.columns([1.2, 1])
-            left.plotly_chart(trajectory_figure(run_spec, frames, times), use_container_width=True)
+            left.plotly_chart(trajectory_figure(run_spec, frames, times, three_d), use_container_width=True)
             distance = run_spec.graph.positions[:, 0] - run_spec.graph.positions[:, 0].min()
             profile = pd.DataFrame({"distance": distance, "last component": samples[..., -1].mean(axis=0)})
             profile = profile.groupby("distance").mean().reset_index()
