@@ -175,11 +175,6 @@ def _configuration_parts(spec, x, title: str, height: int, planar: bool) -> tupl
              "title": {"text": title}})
 
 
-def configuration_figure(spec, x, title: str, height: int) -> go.Figure:
-    """One configuration on its graph: a 2-D top view on planar graphs, else in 3-D."""
-    return fast_figure(*_configuration_parts(spec, x, title, height, is_planar(spec)))
-
-
 def trajectory_figure(spec, frames, times, three_d: bool = False) -> go.Figure:
     """Plotly animation of one reverse trajectory with play/pause and a time slider (80 ms per frame).
 
@@ -262,83 +257,86 @@ with user_errors():
     tab_sample, tab_forward, tab_inpaint = st.tabs(["Sample", "Forward noising", "Inpainting"], key="diffusion_tab",
                                                    on_change="rerun")
     if tab_sample.open:
-        st.number_input("seed", 0, 10_000, 0, key="seed")
-        if st.button("Sample", type="primary", key="sample"):
-            st.session_state["run"] = (dataset, graph_key, sampler, steps, int(n), seed)
-        run = st.session_state.get("run")
-        if "diffusion_stopped" in st.session_state:
-            st.warning(st.session_state.pop("diffusion_stopped").capitalize(), icon=":material/stop_circle:")
-        if run is None:
-            st.info("Press **Sample** to draw configurations and watch the reverse trajectory.")
-        else:
-            samples, frames, times, _ = _run(*run)
-            run_spec = _spec(run[0], run[1])
-            with st.spinner("reference samples (MCMC / exact)…"):
-                reference = _reference(run[0], run[1], 0)
-                train = _reference(run[0], run[1], 1)
-            left, right = st.columns([1.2, 1])
-            trajectory_fig, energy_fig = trajectory_figure(run_spec, frames, times, three_d), energy_figure(
-                run_spec, samples, reference)
-            left.plotly_chart(trajectory_fig, use_container_width=True)
-            right.plotly_chart(energy_fig, use_container_width=True)
-            table = comparison_table(run_spec, {"diffusion": samples[:N_REFERENCE]}, reference, train, seed=run[5])
-            frame = pd.DataFrame(table).T
-            st.subheader("Diffusion vs baselines")
-            st.caption(f"{N_REFERENCE} held-out reference samples; energy and smoothness W1 are in units of the "
-                       "reference std; MMD² uses an RBF kernel with the median heuristic; memorisation ratio ≈ 1 "
-                       "means no copying of training samples. Lower is better except memorisation (≈ 1).")
-            st.dataframe(frame.style.format("{:.4f}"), use_container_width=True)
-            d1, d2 = st.columns(2)
-            d1.download_button("metrics (CSV)", frame.to_csv().encode(), "diffusion_metrics.csv", "text/csv")
-            d2.download_button("samples (.npz)", lambda: _npz_bytes(
-                samples=samples, adjacency=run_spec.graph.adjacency.toarray(), trajectory=frames[:, None],
-                trajectory_t=times), "diffusion_samples.npz")
-            run_dataset, run_graph, run_sampler, run_steps, run_n, run_seed = run
-            save_run_panel(
-                "diffusion.sample", f"{run_dataset} · {run_sampler} · {run_steps} steps",
-                {"dataset": run_dataset, "graph": run_graph, "sampler": run_sampler, "steps": run_steps,
-                 "n": run_n, "seed": run_seed},
-                metrics={metric: float(value) for metric, value in table["diffusion"].items()
-                         if np.isfinite(value)},
-                arrays={"samples": samples, "adjacency": run_spec.graph.adjacency.toarray()},
-                figures=[energy_fig], key="diffusion_run",
-                command=f"python -m engine diffusion sample --dataset {run_dataset} --n {run_n} --steps {run_steps} "
-                        f"--sampler {run_sampler} --seed {run_seed} --out samples.npz")
+        with tab_sample:
+            st.number_input("seed", 0, 10_000, 0, key="seed")
+            if st.button("Sample", type="primary", key="sample"):
+                st.session_state["run"] = (dataset, graph_key, sampler, steps, int(n), seed)
+            run = st.session_state.get("run")
+            if "diffusion_stopped" in st.session_state:
+                st.warning(st.session_state.pop("diffusion_stopped").capitalize(), icon=":material/stop_circle:")
+            if run is None:
+                st.info("Press **Sample** to draw configurations and watch the reverse trajectory.")
+            else:
+                samples, frames, times, _ = _run(*run)
+                run_spec = _spec(run[0], run[1])
+                with st.spinner("reference samples (MCMC / exact)…"):
+                    reference = _reference(run[0], run[1], 0)
+                    train = _reference(run[0], run[1], 1)
+                left, right = st.columns([1.2, 1])
+                trajectory_fig, energy_fig = trajectory_figure(run_spec, frames, times, three_d), energy_figure(
+                    run_spec, samples, reference)
+                left.plotly_chart(trajectory_fig, use_container_width=True)
+                right.plotly_chart(energy_fig, use_container_width=True)
+                table = comparison_table(run_spec, {"diffusion": samples[:N_REFERENCE]}, reference, train, seed=run[5])
+                frame = pd.DataFrame(table).T
+                st.subheader("Diffusion vs baselines")
+                st.caption(f"{N_REFERENCE} held-out reference samples; energy and smoothness W1 are in units of the "
+                           "reference std; MMD² uses an RBF kernel with the median heuristic; memorisation ratio ≈ 1 "
+                           "means no copying of training samples. Lower is better except memorisation (≈ 1).")
+                st.dataframe(frame.style.format("{:.4f}"), use_container_width=True)
+                d1, d2 = st.columns(2)
+                d1.download_button("metrics (CSV)", frame.to_csv().encode(), "diffusion_metrics.csv", "text/csv")
+                d2.download_button("samples (.npz)", lambda: _npz_bytes(
+                    samples=samples, adjacency=run_spec.graph.adjacency.toarray(), trajectory=frames[:, None],
+                    trajectory_t=times), "diffusion_samples.npz")
+                run_dataset, run_graph, run_sampler, run_steps, run_n, run_seed = run
+                save_run_panel(
+                    "diffusion.sample", f"{run_dataset} · {run_sampler} · {run_steps} steps",
+                    {"dataset": run_dataset, "graph": run_graph, "sampler": run_sampler, "steps": run_steps,
+                     "n": run_n, "seed": run_seed},
+                    metrics={metric: float(value) for metric, value in table["diffusion"].items()
+                             if np.isfinite(value)},
+                    arrays={"samples": samples, "adjacency": run_spec.graph.adjacency.toarray()},
+                    figures=[energy_fig], key="diffusion_run",
+                    command=f"python -m engine diffusion sample --dataset {run_dataset} --n {run_n} "
+                            f"--steps {run_steps} --sampler {run_sampler} --seed {run_seed} --out samples.npz")
 
     if tab_forward.open:
-        t = st.slider("diffusion time t", 0.0, 1.0, 0.2, step=0.05, key="t_forward")
-        process, scale = _process(dataset, graph_key)
-        x0 = _reference(dataset, graph_key, 0, 1)
-        xt, _ = process.noise(x0 * scale, np.array([t]), np.random.default_rng(0))
-        left, right = st.columns([1.2, 1])
-        shown = xt[0] / scale
-        fig = fast_figure(*_configuration_parts(spec, shown, f"S_t = Φ(t) S_0 + √Σ(t) ε at t = {t:.2f}", 440,
-                                                not three_d))
-        left.plotly_chart(fig, use_container_width=True)
-        modes = go.Figure()
-        modes.add_scatter(x=process.eigenvalues, y=process.phi(t), mode="markers", name="Φ_k(t)")
-        modes.add_scatter(x=process.eigenvalues, y=process.sigma(t), mode="markers", name="Σ_k(t)")
-        modes.update_layout(xaxis_title="Laplacian eigenvalue λ_k (dimensionless)",
-                            yaxis_title="modal factor (dimensionless)", height=440, margin=dict(t=30),
-                            title="high-frequency modes are forgotten first")
-        right.plotly_chart(modes, use_container_width=True)
+        with tab_forward:
+            t = st.slider("diffusion time t", 0.0, 1.0, 0.2, step=0.05, key="t_forward")
+            process, scale = _process(dataset, graph_key)
+            x0 = _reference(dataset, graph_key, 0, 1)
+            xt, _ = process.noise(x0 * scale, np.array([t]), np.random.default_rng(0))
+            left, right = st.columns([1.2, 1])
+            shown = xt[0] / scale
+            fig = fast_figure(*_configuration_parts(spec, shown, f"S_t = Φ(t) S_0 + √Σ(t) ε at t = {t:.2f}", 440,
+                                                    not three_d))
+            left.plotly_chart(fig, use_container_width=True)
+            modes = go.Figure()
+            modes.add_scatter(x=process.eigenvalues, y=process.phi(t), mode="markers", name="Φ_k(t)")
+            modes.add_scatter(x=process.eigenvalues, y=process.sigma(t), mode="markers", name="Σ_k(t)")
+            modes.update_layout(xaxis_title="Laplacian eigenvalue λ_k (dimensionless)",
+                                yaxis_title="modal factor (dimensionless)", height=440, margin=dict(t=30),
+                                title="high-frequency modes are forgotten first")
+            right.plotly_chart(modes, use_container_width=True)
 
     if tab_inpaint.open:
-        st.write("The left column of nodes is clamped (spins to +z, field component 3 to +2) and the rest is "
-                 "sampled conditionally with the replacement method.")
-        if st.button("Inpaint", key="inpaint"):
-            st.session_state["inpaint_run"] = (dataset, graph_key, sampler, steps, 64, seed, True)
-        run = st.session_state.get("inpaint_run")
-        if run is not None:
-            samples, frames, times, mask = _run(*run)
-            run_spec = _spec(run[0], run[1])
-            left, right = st.columns([1.2, 1])
-            left.plotly_chart(trajectory_figure(run_spec, frames, times, three_d), use_container_width=True)
-            distance = run_spec.graph.positions[:, 0] - run_spec.graph.positions[:, 0].min()
-            profile = pd.DataFrame({"distance": distance, "last component": samples[..., -1].mean(axis=0)})
-            profile = profile.groupby("distance").mean().reset_index()
-            fig = go.Figure(go.Scatter(x=profile["distance"], y=profile["last component"], mode="lines+markers"))
-            fig.update_layout(xaxis_title="distance from clamped column (lattice units)",
-                              yaxis_title="mean last component (dimensionless)", height=400, margin=dict(t=30),
-                              title="how far the clamp propagates")
-            right.plotly_chart(fig, use_container_width=True)
+        with tab_inpaint:
+            st.write("The left column of nodes is clamped (spins to +z, field component 3 to +2) and the rest is "
+                     "sampled conditionally with the replacement method.")
+            if st.button("Inpaint", key="inpaint"):
+                st.session_state["inpaint_run"] = (dataset, graph_key, sampler, steps, 64, seed, True)
+            run = st.session_state.get("inpaint_run")
+            if run is not None:
+                samples, frames, times, mask = _run(*run)
+                run_spec = _spec(run[0], run[1])
+                left, right = st.columns([1.2, 1])
+                left.plotly_chart(trajectory_figure(run_spec, frames, times, three_d), use_container_width=True)
+                distance = run_spec.graph.positions[:, 0] - run_spec.graph.positions[:, 0].min()
+                profile = pd.DataFrame({"distance": distance, "last component": samples[..., -1].mean(axis=0)})
+                profile = profile.groupby("distance").mean().reset_index()
+                fig = go.Figure(go.Scatter(x=profile["distance"], y=profile["last component"], mode="lines+markers"))
+                fig.update_layout(xaxis_title="distance from clamped column (lattice units)",
+                                  yaxis_title="mean last component (dimensionless)", height=400, margin=dict(t=30),
+                                  title="how far the clamp propagates")
+                right.plotly_chart(fig, use_container_width=True)
