@@ -183,7 +183,7 @@ def _playback_fps(page, chart_index: int, play_label: str, timeout_ms: int = 120
 def _emulator_response(page, url: str) -> dict:
     _render_time(page, f"{url}/astrochem")
     page.locator("[data-testid='stSidebar'] [data-testid='stRadio']").get_by_text("Emulator").click()
-    page.get_by_text("Parameter sweep").first.wait_for(timeout=300_000)
+    page.get_by_text("Latent trajectory").first.wait_for(timeout=300_000)
     wait_until_settled(page, 300_000)
     return {**_summary(_slider_response_ms(page, "Density")), "target": 300}
 

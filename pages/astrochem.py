@@ -227,7 +227,6 @@ def _emulator_panel(emulator, network) -> None:
         start = time.perf_counter()
         abundances = emulator.emulate(params.as_array())[0]
         seconds = time.perf_counter() - start
-        latents = emulator.latent_emulate(params.as_array())[0]
     if abundances is None:
         return
     drift = _drift(network, abundances)
@@ -265,16 +264,17 @@ def _emulator_panel(emulator, network) -> None:
                    command="python -m engine astro emulate " + " ".join(
                        f"--{name} {value:g}" for name, value in params.as_dict().items()) + " --out em.h5")
 
-    # Lazy tabs: only the open view is computed and drawn on a slider change.
-    sweep_tab, rollout_tab, latent_tab = st.tabs(["Parameter sweep", "Rollout, step by step", "Latent trajectory"],
+    # Lazy tabs: only the open view is computed and drawn on a slider change (the cheapest view opens first).
+    rollout_tab, latent_tab, sweep_tab = st.tabs(["Rollout, step by step", "Latent trajectory", "Parameter sweep"],
                                                  key="astro_em_view", on_change="rerun")
-    if sweep_tab.open:
-        with sweep_tab, user_errors():
-            _sweep(emulator, params, index)
     if rollout_tab.open:
         rollout_tab.plotly_chart(_animated_rollout(times, abundances, species or DEFAULT_SPECIES, index),
                                  width="stretch")
+    if sweep_tab.open:
+        with sweep_tab, user_errors():
+            _sweep(emulator, params, index)
     if latent_tab.open:
+        latents = emulator.latent_emulate(params.as_array())[0]
         latent_figure = fast_figure(
             [{"type": "scatter", "x": times, "y": latents[1:, k], "mode": "lines", "name": f"z{k + 1}"}
              for k in range(latents.shape[1])],
@@ -398,7 +398,11 @@ save_run_panel("astrochem-solver",
                    + f" --t-end-yr {t_end_yr:g} --elements {elements} --out run.h5"))
 
 st.subheader("Where the carbon, oxygen and nitrogen are")
-for tab, element in zip(st.tabs(["Carbon", "Oxygen", "Nitrogen"]), ["C", "O", "N"], strict=True):
+# Lazy tabs: only the open element's budget is computed and drawn.
+for tab, element in zip(st.tabs(["Carbon", "Oxygen", "Nitrogen"], key="astro_budget", on_change="rerun"),
+                        ["C", "O", "N"], strict=True):
+    if not tab.open:
+        continue
     budget = element_budget(net, trajectory.abundances, element, top=5)
     stacked = fast_figure(
         [{"type": "scatter", "x": trajectory.times_yr, "y": budget[column].to_numpy(float), "name": str(column),

@@ -141,22 +141,27 @@ def _edges_trace_2d(positions, edges):
             "hoverinfo": "skip", "showlegend": False}
 
 
-def _config_trace_2d(positions, x, unit_norm):
-    """Top view of one configuration: a spin is an arrow along its in-plane part (longer = more in-plane),
-    coloured by its out-of-plane component s_z; a field is a dot coloured by its first component."""
-    if unit_norm:
-        in_plane = np.hypot(x[:, 0], x[:, 1])
-        return {"type": "scatter", "x": positions[:, 0], "y": positions[:, 1], "mode": "markers",
-                "marker": {"symbol": "arrow-wide", "angle": np.degrees(np.arctan2(x[:, 0], x[:, 1])),
-                           "size": 8 + 22 * np.minimum(in_plane, 1.5), "color": x[:, 2], "colorscale": "RdBu",
-                           "cmin": -1, "cmax": 1, "line": {"width": 0},
-                           "colorbar": {"title": {"text": "s_z (out of plane)"}}},
-                "customdata": x, "showlegend": False,
-                "hovertemplate": "s = (%{customdata[0]:.2f}, %{customdata[1]:.2f}, %{customdata[2]:.2f})"
-                                 "<extra></extra>"}
-    return {"type": "scatter", "x": positions[:, 0], "y": positions[:, 1], "mode": "markers", "showlegend": False,
-            "marker": {"size": 16, "color": x[:, 0], "colorscale": "RdBu", "cmin": -3, "cmax": 3,
-                       "colorbar": {"title": {"text": "field component 1"}}}}
+def _config_traces_2d(positions, x, unit_norm) -> list[dict]:
+    """Top view of one configuration, only in attributes Plotly can animate without a full redraw (x, y, marker
+    colour): a spin is a segment along its in-plane part (longer = more in-plane) with a dot at its head, over a
+    node coloured by its out-of-plane component s_z; a field is a node coloured by its first component."""
+    if not unit_norm:
+        return [{"type": "scatter", "x": positions[:, 0], "y": positions[:, 1], "mode": "markers",
+                 "showlegend": False, "marker": {"size": 16, "color": x[:, 0], "colorscale": "RdBu", "cmin": -3,
+                                                 "cmax": 3, "colorbar": {"title": {"text": "field component 1"}}}}]
+    tail, head = positions[:, :2] - 0.4 * x[:, :2], positions[:, :2] + 0.4 * x[:, :2]
+    gaps = np.full(len(x), np.nan)
+    shafts_x = np.column_stack([tail[:, 0], head[:, 0], gaps]).ravel()
+    shafts_y = np.column_stack([tail[:, 1], head[:, 1], gaps]).ravel()
+    return [{"type": "scatter", "x": positions[:, 0], "y": positions[:, 1], "mode": "markers", "showlegend": False,
+             "marker": {"size": 18, "color": x[:, 2], "colorscale": "RdBu", "cmin": -1, "cmax": 1,
+                        "colorbar": {"title": {"text": "s_z (out of plane)"}}},
+             "customdata": x, "hovertemplate": "s = (%{customdata[0]:.2f}, %{customdata[1]:.2f}, "
+                                               "%{customdata[2]:.2f})<extra></extra>"},
+            {"type": "scatter", "x": shafts_x, "y": shafts_y, "mode": "lines", "line": {"color": "#222222", "width": 2},
+             "hoverinfo": "skip", "showlegend": False, "connectgaps": False},
+            {"type": "scatter", "x": head[:, 0], "y": head[:, 1], "mode": "markers", "hoverinfo": "skip",
+             "showlegend": False, "marker": {"size": 6, "color": "#222222"}}]
 
 
 def _plane_axes() -> dict:
@@ -168,7 +173,7 @@ def _configuration_parts(spec, x, title: str, height: int, planar: bool) -> tupl
     """Traces (edges, configuration) and layout of one configuration, in 2-D top view or in 3-D."""
     pos = spec.graph.positions
     if planar:
-        return ([_edges_trace_2d(pos, spec.graph.edges), _config_trace_2d(pos, x, spec.unit_norm)],
+        return ([_edges_trace_2d(pos, spec.graph.edges), *_config_traces_2d(pos, x, spec.unit_norm)],
                 {**_plane_axes(), "height": height, "margin": {"t": 40}, "title": {"text": title}})
     return ([_edges_trace(pos, spec.graph.edges), _config_trace(pos, x, spec.unit_norm)],
             {"scene": _scene(), "height": height, "margin": {"l": 0, "r": 0, "t": 30, "b": 0},
@@ -178,24 +183,30 @@ def _configuration_parts(spec, x, title: str, height: int, planar: bool) -> tupl
 def trajectory_figure(spec, frames, times, three_d: bool = False) -> go.Figure:
     """Plotly animation of one reverse trajectory with play/pause and a time slider (80 ms per frame).
 
-    Planar graphs play as a 2-D top view (fast SVG redraws); other graphs, or ``three_d``, as 3-D cones/markers
-    (WebGL, slow without a GPU). Frames carry only the configuration trace (index 1); the edges stay.
+    Planar graphs play as a 2-D top view whose frames Plotly animates without a full redraw; other graphs, or
+    ``three_d``, as 3-D cones/markers (WebGL, slow without a GPU). Frames carry only the configuration traces;
+    the graph's edges (trace 0) stay.
     """
     planar = is_planar(spec) and not three_d
-    trace = _config_trace_2d if planar else _config_trace
     pos, unit = spec.graph.positions, spec.unit_norm
     data, layout = _configuration_parts(spec, frames[0], "reverse trajectory: diffusion time t from 1 (noise) to 0 "
                                         "(sample)", 520, planar)
-    animation = [{"name": f"{t:.3f}", "data": [trace(pos, f, unit)], "traces": [1]}
-                 for f, t in zip(frames, times, strict=True)]
+    if planar:  # x, y and marker colours only: Plotly animates them without redrawing the whole figure
+        animation = [{"name": f"{t:.3f}", "data": _config_traces_2d(pos, f, unit), "traces": list(range(1, len(data)))}
+                     for f, t in zip(frames, times, strict=True)]
+    else:
+        animation = [{"name": f"{t:.3f}", "data": [_config_trace(pos, f, unit)], "traces": [1]}
+                     for f, t in zip(frames, times, strict=True)]
+    redraw = not planar
     steps = [{"method": "animate", "label": f"{t:.2f}", "args": [[f"{t:.3f}"], {
-        "mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}]} for t in times]
-    pad = {"t": 40} if planar else {}
+        "mode": "immediate", "frame": {"duration": 0, "redraw": redraw}, "transition": {"duration": 0}}]}
+        for t in times]
+    pad = {"t": 70} if planar else {}  # 2-D: below the x-axis title
     layout["updatemenus"] = [{"type": "buttons", "x": 0.0, "y": 0.0, "xanchor": "left", "yanchor": "top", "pad": pad,
                               "direction": "left", "buttons": [
                                   {"label": "▶ play", "method": "animate",
-                                   "args": [None, {"frame": {"duration": 80, "redraw": True}, "fromcurrent": True,
-                                                   "transition": {"duration": 0}}]},
+                                   "args": [None, {"frame": {"duration": 80, "redraw": redraw},
+                                                   "fromcurrent": True, "transition": {"duration": 0}}]},
                                   {"label": "⏸ pause", "method": "animate", "args": [
                                       [None], {"mode": "immediate", "frame": {"duration": 0, "redraw": False}}]}]}]
     layout["sliders"] = [{"active": 0, "steps": steps, "x": 0.2, "len": 0.8, "currentvalue": {"prefix": "t = "},
