@@ -188,7 +188,7 @@ def _sweep(emulator, params: PhysicalParams, index) -> None:
                           "margin": {"t": 30}})
     st.plotly_chart(figure, width="stretch")
     st.caption(f"{SWEEP_POINTS} clouds emulated in one batch in {1000 * seconds:.0f} ms; the other parameters are "
-               "those of the sidebar.")
+               "those set above.")
 
 
 def emulator_mode(network) -> None:
@@ -202,24 +202,34 @@ def emulator_mode(network) -> None:
         st.error(f"The pretrained emulator cannot be loaded: {error} Solver mode still works; rebuild the "
                  "emulator with `python -m engine train astro --data FILE`.", icon=":material/error:")
         return
-    with st.sidebar:
-        st.subheader("Cloud parameters (training box)")
-        chosen = {}
-        for name, label in LABELS.items():
-            exponent = st.select_slider(label, options=box_stops(name), key=f"astro_em_{name}",
+    st.fragment(_emulator_panel)(emulator, network)
+    card = emulator.cards["emulator"]
+    test = card.get("metrics", {}).get("test", {})
+    with st.expander("Emulator model card", icon=":material/info:"):
+        st.json({"model": card.get("model"), "config": card.get("config"), "seed": card.get("seed"),
+                 "held-out test metrics": test, "dataset": card.get("dataset", {}).get("manifest"),
+                 "sha256": card.get("sha256"), "reproduce": card.get("reproduce")}, expanded=False)
+
+
+def _emulator_panel(emulator, network) -> None:
+    """Emulator controls and results: a fragment, so a slider change reruns only this part of the page."""
+    st.subheader("Cloud parameters (training box)")
+    chosen = {}
+    for column, (name, label) in zip(st.columns(len(LABELS)), LABELS.items(), strict=True):
+        exponent = column.select_slider(label, options=box_stops(name), key=f"astro_em_{name}",
                                         value=round(float(np.log10(getattr(DEFAULTS, name))), 4),
                                         format_func=lambda v: f"{10.0 ** v:.3g}",
                                         help=f"{PARAM_SPECS[name].label}; log scale, the emulator's training range")
-            chosen[name] = float(f"{10.0 ** exponent:.3g}")
+        chosen[name] = float(f"{10.0 ** exponent:.3g}")
     abundances = None
     with user_errors():
         params = PhysicalParams(**chosen)
         start = time.perf_counter()
         abundances = emulator.emulate(params.as_array())[0]
         seconds = time.perf_counter() - start
-        latents = emulator.latent_emulate(params.as_array())[0]
     if abundances is None:
         return
+    drift = _drift(network, abundances)
     times, index = emulator.times_yr, network.index
     t_end_yr = float(times[-1])
     key = tuple(params.as_array().tolist())
@@ -227,10 +237,8 @@ def emulator_mode(network) -> None:
 
     metrics = st.columns(4)
     metrics[0].metric("Emulator time", f"{1000 * seconds:.1f} ms")
-    metrics[1].metric("Worst element/charge drift", f"{_drift(network, abundances):.1e}")
+    metrics[1].metric("Worst element/charge drift", f"{drift:.1e}")
     metrics[2].metric("Electron fraction at end", f"{abundances[-1, index['e-']]:.2e}")
-    if key in solved:
-        metrics[3].metric("Speed-up vs solver", f"{solved[key].wall_time_s / seconds:,.0f}×")
 
     st.subheader("Abundances")
     species = st.multiselect("Species", options=list(network.species), default=DEFAULT_SPECIES,
@@ -241,7 +249,8 @@ def emulator_mode(network) -> None:
             solved[key] = solve(params, t_end_yr=t_end_yr, n_out=len(times))
             while len(solved) > MAX_SOLVER_RUNS:
                 solved.pop(next(iter(solved)))
-        st.rerun()
+    if key in solved:  # written into the metrics row above
+        metrics[3].metric("Speed-up vs solver", f"{solved[key].wall_time_s / seconds:,.0f}×")
     truth = solved[key].abundances if key in solved else None
     figure = _abundance_figure(times, abundances, species, index, truth)
     st.plotly_chart(figure, width="stretch")
@@ -249,33 +258,31 @@ def emulator_mode(network) -> None:
         _solver_comparison(times, abundances, truth, network.species, t_end_yr)
     save_run_panel("astrochem-emulator", f"Astrochemistry emulator: n_H {params.density:.3g} cm⁻³, "
                    f"T {params.temperature:.3g} K", params.as_dict(),
-                   metrics={"emulator_seconds": seconds, "conservation_error": _drift(network, abundances)},
+                   metrics={"emulator_seconds": seconds, "conservation_error": drift},
                    arrays={"times_yr": times, "abundances": abundances}, figures=[figure], key="astro_em_run",
                    versions={"emulator_sha256": emulator.cards["emulator"]["sha256"]},
                    command="python -m engine astro emulate " + " ".join(
                        f"--{name} {value:g}" for name, value in params.as_dict().items()) + " --out em.h5")
 
-    st.subheader("Rollout, step by step")
-    st.plotly_chart(_animated_rollout(times, abundances, species or DEFAULT_SPECIES, index), width="stretch")
-
-    st.subheader("Latent trajectory")
-    latent_figure = fast_figure(
-        [{"type": "scatter", "x": times, "y": latents[1:, k], "mode": "lines", "name": f"z{k + 1}"}
-         for k in range(latents.shape[1])],
-        {"xaxis": log_axis("time [yr]"), "yaxis": {"title": {"text": "latent value (dimensionless)"}}, "height": 340,
-         "margin": {"t": 30}, "legend": {"title": {"text": "latent"}}})
-    st.plotly_chart(latent_figure, width="stretch")
-    st.caption("The autoencoder's latent coordinates along the rollout; the stepper predicts each next point.")
-
-    st.subheader("Parameter sweep")
-    with user_errors():
-        _sweep(emulator, params, index)
-    card = emulator.cards["emulator"]
-    test = card.get("metrics", {}).get("test", {})
-    with st.expander("Emulator model card", icon=":material/info:"):
-        st.json({"model": card.get("model"), "config": card.get("config"), "seed": card.get("seed"),
-                 "held-out test metrics": test, "dataset": card.get("dataset", {}).get("manifest"),
-                 "sha256": card.get("sha256"), "reproduce": card.get("reproduce")}, expanded=False)
+    # Lazy tabs: only the open view is computed and drawn on a slider change (the cheapest view opens first).
+    rollout_tab, latent_tab, sweep_tab = st.tabs(["Rollout, step by step", "Latent trajectory", "Parameter sweep"],
+                                                 key="astro_em_view", on_change="rerun")
+    if rollout_tab.open:
+        rollout_tab.plotly_chart(_animated_rollout(times, abundances, species or DEFAULT_SPECIES, index),
+                                 width="stretch")
+    if sweep_tab.open:
+        with sweep_tab, user_errors():
+            _sweep(emulator, params, index)
+    if latent_tab.open:
+        latents = emulator.latent_emulate(params.as_array())[0]
+        latent_figure = fast_figure(
+            [{"type": "scatter", "x": times, "y": latents[1:, k], "mode": "lines", "name": f"z{k + 1}"}
+             for k in range(latents.shape[1])],
+            {"xaxis": log_axis("time [yr]"), "yaxis": {"title": {"text": "latent value (dimensionless)"}},
+             "height": 340, "margin": {"t": 30}, "legend": {"title": {"text": "latent"}}})
+        latent_tab.plotly_chart(latent_figure, width="stretch")
+        latent_tab.caption("The autoencoder's latent coordinates along the rollout; the stepper predicts each next "
+                           "point.")
 
 
 def _drift(network, abundances) -> float:
@@ -391,7 +398,11 @@ save_run_panel("astrochem-solver",
                    + f" --t-end-yr {t_end_yr:g} --elements {elements} --out run.h5"))
 
 st.subheader("Where the carbon, oxygen and nitrogen are")
-for tab, element in zip(st.tabs(["Carbon", "Oxygen", "Nitrogen"]), ["C", "O", "N"], strict=True):
+# Lazy tabs: only the open element's budget is computed and drawn.
+for tab, element in zip(st.tabs(["Carbon", "Oxygen", "Nitrogen"], key="astro_budget", on_change="rerun"),
+                        ["C", "O", "N"], strict=True):
+    if not tab.open:
+        continue
     budget = element_budget(net, trajectory.abundances, element, top=5)
     stacked = fast_figure(
         [{"type": "scatter", "x": trajectory.times_yr, "y": budget[column].to_numpy(float), "name": str(column),

@@ -127,29 +127,91 @@ def _scene():
             "zaxis": {"title": {"text": "z (lattice units)"}}, "aspectmode": "data"}
 
 
-def trajectory_figure(spec, frames, times) -> go.Figure:
+def is_planar(spec) -> bool:
+    """All nodes in one plane z = const (grids, rings, random geometric graphs in 2-D)."""
+    return bool(np.ptp(spec.graph.positions[:, 2]) == 0.0)
+
+
+def _edges_trace_2d(positions, edges):
+    xs, ys = [], []
+    for i, j in edges:
+        xs += [positions[i, 0], positions[j, 0], None]
+        ys += [positions[i, 1], positions[j, 1], None]
+    return {"type": "scatter", "x": xs, "y": ys, "mode": "lines", "line": {"color": "#cccccc", "width": 1},
+            "hoverinfo": "skip", "showlegend": False}
+
+
+def _config_traces_2d(positions, x, unit_norm) -> list[dict]:
+    """Top view of one configuration, only in attributes Plotly can animate without a full redraw (x, y, marker
+    colour): a spin is a segment along its in-plane part (longer = more in-plane) with a dot at its head, over a
+    node coloured by its out-of-plane component s_z; a field is a node coloured by its first component."""
+    if not unit_norm:
+        return [{"type": "scatter", "x": positions[:, 0], "y": positions[:, 1], "mode": "markers",
+                 "showlegend": False, "marker": {"size": 16, "color": x[:, 0], "colorscale": "RdBu", "cmin": -3,
+                                                 "cmax": 3, "colorbar": {"title": {"text": "field component 1"}}}}]
+    tail, head = positions[:, :2] - 0.4 * x[:, :2], positions[:, :2] + 0.4 * x[:, :2]
+    gaps = np.full(len(x), np.nan)
+    shafts_x = np.column_stack([tail[:, 0], head[:, 0], gaps]).ravel()
+    shafts_y = np.column_stack([tail[:, 1], head[:, 1], gaps]).ravel()
+    return [{"type": "scatter", "x": positions[:, 0], "y": positions[:, 1], "mode": "markers", "showlegend": False,
+             "marker": {"size": 18, "color": x[:, 2], "colorscale": "RdBu", "cmin": -1, "cmax": 1,
+                        "colorbar": {"title": {"text": "s_z (out of plane)"}}},
+             "customdata": x, "hovertemplate": "s = (%{customdata[0]:.2f}, %{customdata[1]:.2f}, "
+                                               "%{customdata[2]:.2f})<extra></extra>"},
+            {"type": "scatter", "x": shafts_x, "y": shafts_y, "mode": "lines", "line": {"color": "#222222", "width": 2},
+             "hoverinfo": "skip", "showlegend": False, "connectgaps": False},
+            {"type": "scatter", "x": head[:, 0], "y": head[:, 1], "mode": "markers", "hoverinfo": "skip",
+             "showlegend": False, "marker": {"size": 6, "color": "#222222"}}]
+
+
+def _plane_axes() -> dict:
+    return {"xaxis": {"title": {"text": "x (lattice units)"}, "zeroline": False},
+            "yaxis": {"title": {"text": "y (lattice units)"}, "zeroline": False, "scaleanchor": "x"}}
+
+
+def _configuration_parts(spec, x, title: str, height: int, planar: bool) -> tuple[list, dict]:
+    """Traces (edges, configuration) and layout of one configuration, in 2-D top view or in 3-D."""
+    pos = spec.graph.positions
+    if planar:
+        return ([_edges_trace_2d(pos, spec.graph.edges), *_config_traces_2d(pos, x, spec.unit_norm)],
+                {**_plane_axes(), "height": height, "margin": {"t": 40}, "title": {"text": title}})
+    return ([_edges_trace(pos, spec.graph.edges), _config_trace(pos, x, spec.unit_norm)],
+            {"scene": _scene(), "height": height, "margin": {"l": 0, "r": 0, "t": 30, "b": 0},
+             "title": {"text": title}})
+
+
+def trajectory_figure(spec, frames, times, three_d: bool = False) -> go.Figure:
     """Plotly animation of one reverse trajectory with play/pause and a time slider (80 ms per frame).
 
-    Frames carry only the configuration trace (index 1); the graph's edges stay from the first frame.
+    Planar graphs play as a 2-D top view whose frames Plotly animates without a full redraw; other graphs, or
+    ``three_d``, as 3-D cones/markers (WebGL, slow without a GPU). Frames carry only the configuration traces;
+    the graph's edges (trace 0) stay.
     """
+    planar = is_planar(spec) and not three_d
     pos, unit = spec.graph.positions, spec.unit_norm
-    data = [_edges_trace(pos, spec.graph.edges), _config_trace(pos, frames[0], unit)]
-    animation = [{"name": f"{t:.3f}", "data": [_config_trace(pos, f, unit)], "traces": [1]}
-                 for f, t in zip(frames, times, strict=True)]
+    data, layout = _configuration_parts(spec, frames[0], "reverse trajectory: diffusion time t from 1 (noise) to 0 "
+                                        "(sample)", 520, planar)
+    if planar:  # x, y and marker colours only: Plotly animates them without redrawing the whole figure
+        animation = [{"name": f"{t:.3f}", "data": _config_traces_2d(pos, f, unit), "traces": list(range(1, len(data)))}
+                     for f, t in zip(frames, times, strict=True)]
+    else:
+        animation = [{"name": f"{t:.3f}", "data": [_config_trace(pos, f, unit)], "traces": [1]}
+                     for f, t in zip(frames, times, strict=True)]
+    redraw = not planar
     steps = [{"method": "animate", "label": f"{t:.2f}", "args": [[f"{t:.3f}"], {
-        "mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}]} for t in times]
-    return fast_figure(data, {
-        "scene": _scene(), "height": 520, "margin": {"l": 0, "r": 0, "t": 30, "b": 0},
-        "title": {"text": "reverse trajectory: diffusion time t from 1 (noise) to 0 (sample)"},
-        "updatemenus": [{"type": "buttons", "x": 0.0, "y": 0.0, "xanchor": "left", "yanchor": "top",
-                         "direction": "left", "buttons": [
-                             {"label": "▶ play", "method": "animate",
-                              "args": [None, {"frame": {"duration": 80, "redraw": True}, "fromcurrent": True,
-                                              "transition": {"duration": 0}}]},
-                             {"label": "⏸ pause", "method": "animate",
-                              "args": [[None], {"mode": "immediate", "frame": {"duration": 0, "redraw": False}}]}]}],
-        "sliders": [{"active": 0, "steps": steps, "x": 0.2, "len": 0.8, "currentvalue": {"prefix": "t = "}}]},
-        animation)
+        "mode": "immediate", "frame": {"duration": 0, "redraw": redraw}, "transition": {"duration": 0}}]}
+        for t in times]
+    pad = {"t": 70} if planar else {}  # 2-D: below the x-axis title
+    layout["updatemenus"] = [{"type": "buttons", "x": 0.0, "y": 0.0, "xanchor": "left", "yanchor": "top", "pad": pad,
+                              "direction": "left", "buttons": [
+                                  {"label": "▶ play", "method": "animate",
+                                   "args": [None, {"frame": {"duration": 80, "redraw": redraw},
+                                                   "fromcurrent": True, "transition": {"duration": 0}}]},
+                                  {"label": "⏸ pause", "method": "animate", "args": [
+                                      [None], {"mode": "immediate", "frame": {"duration": 0, "redraw": False}}]}]}]
+    layout["sliders"] = [{"active": 0, "steps": steps, "x": 0.2, "len": 0.8, "currentvalue": {"prefix": "t = "},
+                          "pad": pad}]
+    return fast_figure(data, layout, animation)
 
 
 def energy_figure(spec, samples, reference) -> go.Figure:
@@ -176,6 +238,7 @@ def seed_sample(run) -> None:
     st.session_state.update(dataset=p["dataset"], graph=p["graph"], sampler=p["sampler"], steps=int(p["steps"]),
                             n=int(p["n"]), seed=int(p["seed"]))
     st.session_state["run"] = (p["dataset"], p["graph"], p["sampler"], int(p["steps"]), int(p["n"]), int(p["seed"]))
+    st.session_state["diffusion_tab"] = "Sample"
 
 
 st.title("Graph diffusion")
@@ -198,87 +261,93 @@ with user_errors():
     st.caption(f"{spec.graph.n_nodes} nodes · {len(spec.graph.edges)} edges · denoiser: "
                f"{'trained ε-network' if is_pretrained else 'Gaussian (mode-diagonal), fitted to reference data'}")
 
-    tab_sample, tab_forward, tab_inpaint = st.tabs(["Sample", "Forward noising", "Inpainting"])
-    with tab_sample:
-        st.number_input("seed", 0, 10_000, 0, key="seed")
-        if st.button("Sample", type="primary", key="sample"):
-            st.session_state["run"] = (dataset, graph_key, sampler, steps, int(n), seed)
-        run = st.session_state.get("run")
-        if "diffusion_stopped" in st.session_state:
-            st.warning(st.session_state.pop("diffusion_stopped").capitalize(), icon=":material/stop_circle:")
-        if run is None:
-            st.info("Press **Sample** to draw configurations and watch the reverse trajectory.")
-        else:
-            samples, frames, times, _ = _run(*run)
-            run_spec = _spec(run[0], run[1])
-            with st.spinner("reference samples (MCMC / exact)…"):
-                reference = _reference(run[0], run[1], 0)
-                train = _reference(run[0], run[1], 1)
-            left, right = st.columns([1.2, 1])
-            trajectory_fig, energy_fig = trajectory_figure(run_spec, frames, times), energy_figure(
-                run_spec, samples, reference)
-            left.plotly_chart(trajectory_fig, use_container_width=True)
-            right.plotly_chart(energy_fig, use_container_width=True)
-            table = comparison_table(run_spec, {"diffusion": samples[:N_REFERENCE]}, reference, train, seed=run[5])
-            frame = pd.DataFrame(table).T
-            st.subheader("Diffusion vs baselines")
-            st.caption(f"{N_REFERENCE} held-out reference samples; energy and smoothness W1 are in units of the "
-                       "reference std; MMD² uses an RBF kernel with the median heuristic; memorisation ratio ≈ 1 "
-                       "means no copying of training samples. Lower is better except memorisation (≈ 1).")
-            st.dataframe(frame.style.format("{:.4f}"), use_container_width=True)
-            d1, d2 = st.columns(2)
-            d1.download_button("metrics (CSV)", frame.to_csv().encode(), "diffusion_metrics.csv", "text/csv")
-            d2.download_button("samples (.npz)", lambda: _npz_bytes(
-                samples=samples, adjacency=run_spec.graph.adjacency.toarray(), trajectory=frames[:, None],
-                trajectory_t=times), "diffusion_samples.npz")
-            run_dataset, run_graph, run_sampler, run_steps, run_n, run_seed = run
-            save_run_panel(
-                "diffusion.sample", f"{run_dataset} · {run_sampler} · {run_steps} steps",
-                {"dataset": run_dataset, "graph": run_graph, "sampler": run_sampler, "steps": run_steps,
-                 "n": run_n, "seed": run_seed},
-                metrics={metric: float(value) for metric, value in table["diffusion"].items()
-                         if np.isfinite(value)},
-                arrays={"samples": samples, "adjacency": run_spec.graph.adjacency.toarray()},
-                figures=[energy_fig], key="diffusion_run",
-                command=f"python -m engine diffusion sample --dataset {run_dataset} --n {run_n} --steps {run_steps} "
-                        f"--sampler {run_sampler} --seed {run_seed} --out samples.npz")
+    three_d = not is_planar(spec) or st.toggle(
+        "3-D view", key="diffusion_3d", help="Planar graphs are drawn as a 2-D top view, whose trajectories play "
+        "fast; the 3-D view draws cones with WebGL, which plays slowly without a GPU")
+    # Lazy tabs: only the open tab runs and is drawn (a tab switch reruns the page).
+    tab_sample, tab_forward, tab_inpaint = st.tabs(["Sample", "Forward noising", "Inpainting"], key="diffusion_tab",
+                                                   on_change="rerun")
+    if tab_sample.open:
+        with tab_sample:
+            st.number_input("seed", 0, 10_000, 0, key="seed")
+            if st.button("Sample", type="primary", key="sample"):
+                st.session_state["run"] = (dataset, graph_key, sampler, steps, int(n), seed)
+            run = st.session_state.get("run")
+            if "diffusion_stopped" in st.session_state:
+                st.warning(st.session_state.pop("diffusion_stopped").capitalize(), icon=":material/stop_circle:")
+            if run is None:
+                st.info("Press **Sample** to draw configurations and watch the reverse trajectory.")
+            else:
+                samples, frames, times, _ = _run(*run)
+                run_spec = _spec(run[0], run[1])
+                with st.spinner("reference samples (MCMC / exact)…"):
+                    reference = _reference(run[0], run[1], 0)
+                    train = _reference(run[0], run[1], 1)
+                left, right = st.columns([1.2, 1])
+                trajectory_fig, energy_fig = trajectory_figure(run_spec, frames, times, three_d), energy_figure(
+                    run_spec, samples, reference)
+                left.plotly_chart(trajectory_fig, use_container_width=True)
+                right.plotly_chart(energy_fig, use_container_width=True)
+                table = comparison_table(run_spec, {"diffusion": samples[:N_REFERENCE]}, reference, train, seed=run[5])
+                frame = pd.DataFrame(table).T
+                st.subheader("Diffusion vs baselines")
+                st.caption(f"{N_REFERENCE} held-out reference samples; energy and smoothness W1 are in units of the "
+                           "reference std; MMD² uses an RBF kernel with the median heuristic; memorisation ratio ≈ 1 "
+                           "means no copying of training samples. Lower is better except memorisation (≈ 1).")
+                st.dataframe(frame.style.format("{:.4f}"), use_container_width=True)
+                d1, d2 = st.columns(2)
+                d1.download_button("metrics (CSV)", frame.to_csv().encode(), "diffusion_metrics.csv", "text/csv")
+                d2.download_button("samples (.npz)", lambda: _npz_bytes(
+                    samples=samples, adjacency=run_spec.graph.adjacency.toarray(), trajectory=frames[:, None],
+                    trajectory_t=times), "diffusion_samples.npz")
+                run_dataset, run_graph, run_sampler, run_steps, run_n, run_seed = run
+                save_run_panel(
+                    "diffusion.sample", f"{run_dataset} · {run_sampler} · {run_steps} steps",
+                    {"dataset": run_dataset, "graph": run_graph, "sampler": run_sampler, "steps": run_steps,
+                     "n": run_n, "seed": run_seed},
+                    metrics={metric: float(value) for metric, value in table["diffusion"].items()
+                             if np.isfinite(value)},
+                    arrays={"samples": samples, "adjacency": run_spec.graph.adjacency.toarray()},
+                    figures=[energy_fig], key="diffusion_run",
+                    command=f"python -m engine diffusion sample --dataset {run_dataset} --n {run_n} "
+                            f"--steps {run_steps} --sampler {run_sampler} --seed {run_seed} --out samples.npz")
 
-    with tab_forward:
-        t = st.slider("diffusion time t", 0.0, 1.0, 0.2, step=0.05, key="t_forward")
-        process, scale = _process(dataset, graph_key)
-        x0 = _reference(dataset, graph_key, 0, 1)
-        xt, _ = process.noise(x0 * scale, np.array([t]), np.random.default_rng(0))
-        left, right = st.columns([1.2, 1])
-        shown = xt[0] / scale
-        fig = fast_figure([_edges_trace(spec.graph.positions, spec.graph.edges),
-                           _config_trace(spec.graph.positions, shown, spec.unit_norm)],
-                          {"scene": _scene(), "height": 440, "margin": {"l": 0, "r": 0, "t": 30, "b": 0},
-                           "title": {"text": f"S_t = Φ(t) S_0 + √Σ(t) ε at t = {t:.2f}"}})
-        left.plotly_chart(fig, use_container_width=True)
-        modes = go.Figure()
-        modes.add_scatter(x=process.eigenvalues, y=process.phi(t), mode="markers", name="Φ_k(t)")
-        modes.add_scatter(x=process.eigenvalues, y=process.sigma(t), mode="markers", name="Σ_k(t)")
-        modes.update_layout(xaxis_title="Laplacian eigenvalue λ_k (dimensionless)",
-                            yaxis_title="modal factor (dimensionless)", height=440, margin=dict(t=30),
-                            title="high-frequency modes are forgotten first")
-        right.plotly_chart(modes, use_container_width=True)
-
-    with tab_inpaint:
-        st.write("The left column of nodes is clamped (spins to +z, field component 3 to +2) and the rest is "
-                 "sampled conditionally with the replacement method.")
-        if st.button("Inpaint", key="inpaint"):
-            st.session_state["inpaint_run"] = (dataset, graph_key, sampler, steps, 64, seed, True)
-        run = st.session_state.get("inpaint_run")
-        if run is not None:
-            samples, frames, times, mask = _run(*run)
-            run_spec = _spec(run[0], run[1])
+    if tab_forward.open:
+        with tab_forward:
+            t = st.slider("diffusion time t", 0.0, 1.0, 0.2, step=0.05, key="t_forward")
+            process, scale = _process(dataset, graph_key)
+            x0 = _reference(dataset, graph_key, 0, 1)
+            xt, _ = process.noise(x0 * scale, np.array([t]), np.random.default_rng(0))
             left, right = st.columns([1.2, 1])
-            left.plotly_chart(trajectory_figure(run_spec, frames, times), use_container_width=True)
-            distance = run_spec.graph.positions[:, 0] - run_spec.graph.positions[:, 0].min()
-            profile = pd.DataFrame({"distance": distance, "last component": samples[..., -1].mean(axis=0)})
-            profile = profile.groupby("distance").mean().reset_index()
-            fig = go.Figure(go.Scatter(x=profile["distance"], y=profile["last component"], mode="lines+markers"))
-            fig.update_layout(xaxis_title="distance from clamped column (lattice units)",
-                              yaxis_title="mean last component (dimensionless)", height=400, margin=dict(t=30),
-                              title="how far the clamp propagates")
-            right.plotly_chart(fig, use_container_width=True)
+            shown = xt[0] / scale
+            fig = fast_figure(*_configuration_parts(spec, shown, f"S_t = Φ(t) S_0 + √Σ(t) ε at t = {t:.2f}", 440,
+                                                    not three_d))
+            left.plotly_chart(fig, use_container_width=True)
+            modes = go.Figure()
+            modes.add_scatter(x=process.eigenvalues, y=process.phi(t), mode="markers", name="Φ_k(t)")
+            modes.add_scatter(x=process.eigenvalues, y=process.sigma(t), mode="markers", name="Σ_k(t)")
+            modes.update_layout(xaxis_title="Laplacian eigenvalue λ_k (dimensionless)",
+                                yaxis_title="modal factor (dimensionless)", height=440, margin=dict(t=30),
+                                title="high-frequency modes are forgotten first")
+            right.plotly_chart(modes, use_container_width=True)
+
+    if tab_inpaint.open:
+        with tab_inpaint:
+            st.write("The left column of nodes is clamped (spins to +z, field component 3 to +2) and the rest is "
+                     "sampled conditionally with the replacement method.")
+            if st.button("Inpaint", key="inpaint"):
+                st.session_state["inpaint_run"] = (dataset, graph_key, sampler, steps, 64, seed, True)
+            run = st.session_state.get("inpaint_run")
+            if run is not None:
+                samples, frames, times, mask = _run(*run)
+                run_spec = _spec(run[0], run[1])
+                left, right = st.columns([1.2, 1])
+                left.plotly_chart(trajectory_figure(run_spec, frames, times, three_d), use_container_width=True)
+                distance = run_spec.graph.positions[:, 0] - run_spec.graph.positions[:, 0].min()
+                profile = pd.DataFrame({"distance": distance, "last component": samples[..., -1].mean(axis=0)})
+                profile = profile.groupby("distance").mean().reset_index()
+                fig = go.Figure(go.Scatter(x=profile["distance"], y=profile["last component"], mode="lines+markers"))
+                fig.update_layout(xaxis_title="distance from clamped column (lattice units)",
+                                  yaxis_title="mean last component (dimensionless)", height=400, margin=dict(t=30),
+                                  title="how far the clamp propagates")
+                right.plotly_chart(fig, use_container_width=True)

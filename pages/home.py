@@ -33,14 +33,18 @@ for index, (title, page, image, text) in enumerate(TWINS):
         st.page_link(page, label=title, icon=":material/arrow_forward:")
         st.markdown(f"<div class='twin-muted'>{text}</div>", unsafe_allow_html=True)
 
-with st.expander("System", icon=":material/memory:"):
-    info = system_info()
-    left, middle, right = st.columns(3)
-    left.metric("Array backend", info["backend"])
-    middle.metric("Torch device", info["device"])
-    right.metric("CPU cores", info["cpu_count"])
-    st.caption(f"Numba JIT: {'on' if info['numba'] else 'off'} · {info['platform']}")
-    st.dataframe(
-        [{"package": name, "version": version or "not installed"} for name, version in info["versions"].items()],
-        hide_index=True, width="stretch",
-    )
+# Built only when opened (on_change="rerun" makes the expander's state known to the script): the versions
+# table is the page's heaviest element.
+system = st.expander("System", icon=":material/memory:", key="home_system", on_change="rerun")
+if system.open:
+    with system:
+        info = system_info()
+        left, middle, right = st.columns(3)
+        left.metric("Array backend", info["backend"])
+        middle.metric("Torch device", info["device"])
+        right.metric("CPU cores", info["cpu_count"])
+        st.caption(f"Numba JIT: {'on' if info['numba'] else 'off'} · {info['platform']}")
+        st.dataframe(
+            [{"package": name, "version": version or "not installed"} for name, version in info["versions"].items()],
+            hide_index=True, width="stretch",
+        )

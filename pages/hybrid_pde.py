@@ -137,6 +137,7 @@ def hybrid_rollouts(pick: int) -> tuple[dict[str, np.ndarray], dict[str, list[fl
 def seed_simulation(run) -> None:
     """Simulation controls from a saved run; the (deterministic, cached) simulation runs again."""
     p = run.params
+    st.session_state["pde_tab"] = "Simulate"
     st.session_state.update(pde_equation=p["equation"], pde_2d=p["ny"] is not None, pde_nx=int(p["nx"]),
                             pde_init=p["init"], pde_nu=float(p["nu"]), pde_tend=float(p["t_end"]),
                             pde_nout=int(p["n_out"]), pde_c=float(p["velocity"]), pde_b=float(p["buoyancy"]),
@@ -146,7 +147,7 @@ def seed_simulation(run) -> None:
 def seed_fit(run) -> None:
     """Fit-demo controls from a saved ``pde.fit`` run (an uploaded trajectory is not kept: only its ν₀)."""
     p = run.params
-    st.session_state["fit_nu0"] = float(p["nu0"])
+    st.session_state.update(pde_tab="Fit viscosity", fit_nu0=float(p["nu0"]))
     if p["data"] == "synthetic":
         st.session_state.update(fit_nu=float(p["nu_true"]), fit_noise=int(round(100 * float(p["noise"]))))
 
@@ -154,184 +155,194 @@ def seed_fit(run) -> None:
 def seed_hybrid(run) -> None:
     """Live hybrid-training controls from a saved ``pde.hybrid`` run."""
     p = run.params
-    st.session_state.update(live_mode=str(p["mode"]), live_cycles=int(p["cycles"]), live_epochs=int(p["epochs"]))
+    st.session_state.update(pde_tab="Hybrid models", live_mode=str(p["mode"]), live_cycles=int(p["cycles"]),
+                            live_epochs=int(p["epochs"]))
 
 
 restore_run("pages/hybrid_pde.py", {"pde.simulate": seed_simulation, "pde.fit": seed_fit, "pde.hybrid": seed_hybrid})
-simulate_tab, fit_tab, hybrid_tab = st.tabs(["Simulate", "Fit viscosity", "Hybrid models"])
+# Lazy tabs: only the open tab runs and is drawn (a tab switch reruns the page).
+simulate_tab, fit_tab, hybrid_tab = st.tabs(["Simulate", "Fit viscosity", "Hybrid models"], key="pde_tab",
+                                            on_change="rerun")
 
-with simulate_tab:
-    c1, c2, c3 = st.columns(3)
-    equation = Equation(c1.selectbox("Equation", [str(e) for e in Equation], key="pde_equation"))
-    two_d = equation is Equation.SMOKE or c1.toggle("2-D", value=False, key="pde_2d")
-    nx = c2.select_slider("Grid points per axis", [32, 64, 128, 256, 512, 1024] if not two_d else [32, 48, 64, 96],
-                          value=256 if not two_d else 64, key="pde_nx")
-    init = InitKind(c3.selectbox("Initial condition", [str(k) for k in InitKind],
-                                 index=1 if equation is Equation.SMOKE else 0, key="pde_init",
-                                 help="sine: u0 = -sin(pi x); gaussian: bump of width 0.2; random: Fourier modes"))
-    label = {Equation.HEAT: "Diffusivity kappa"}.get(equation, "Viscosity nu")
-    nu = c1.number_input(label, min_value=0.0, max_value=1.0, value=round(0.01 / math.pi, 5), step=0.001,
-                         format="%.5f", key="pde_nu", help="Burgers default 0.01/pi (the classic shock test)")
-    t_end = c2.number_input("Final time t_end", min_value=0.05, max_value=10.0, value=1.0, step=0.1, key="pde_tend")
-    n_out = c3.slider("Output frames", 5, 101, 41, key="pde_nout")
-    velocity = c1.number_input("Advection velocity c", -5.0, 5.0, 1.0, 0.1, key="pde_c") \
-        if equation is Equation.ADVECTION else 1.0
-    buoyancy = c2.number_input("Buoyancy b", -5.0, 5.0, 1.0, 0.1, key="pde_b") if equation is Equation.SMOKE else 1.0
-    seed = c3.number_input("Seed", 0, 10_000, 0, key="pde_seed") if init is InitKind.RANDOM else 0
-    with user_errors():
-        config = SimulationConfig(equation=equation, nx=nx, ny=nx if two_d else None, nu=nu, velocity=velocity,
-                                  buoyancy=buoyancy, t_end=t_end, n_out=n_out, init=init, seed=int(seed))
-        with st.spinner("Simulating…"):
-            out = run_simulation(config)
-        x, t = out["x"], out["t"]
-        if not two_d:
-            left, right = st.columns(2)
-            main_figure = spacetime(x, t, out["u"], f"{equation} — space–time")
-            left.plotly_chart(main_figure, use_container_width=True)
-            right.plotly_chart(line_animation(x, t, {"u": out["u"]}, "u (dimensionless)"), use_container_width=True)
-            table = pd.DataFrame(out["u"], index=pd.Index(t, name="t"), columns=[f"x={v:.4f}" for v in x])
-            st.download_button("Download u(t, x) as CSV", lambda: table.to_csv().encode(), "simulation.csv",
-                               "text/csv")
-        else:
-            name = "density" if equation is Equation.SMOKE else "u"
-            main_figure = image_animation(x, out["y"], t, out[name], f"{equation}: {name}")
-            st.plotly_chart(main_figure, use_container_width=True)
-        st.download_button("Download all arrays (.npz)", lambda: npz_bytes(out), "simulation.npz",
-                           "application/octet-stream")
-        save_run_panel(
-            "pde.simulate", f"{equation} · nx={nx} · t_end={t_end:g}",
-            {"equation": str(equation), "nx": nx, "ny": nx if two_d else None, "nu": nu, "velocity": velocity,
-             "buoyancy": buoyancy, "t_end": t_end, "n_out": n_out, "init": str(init), "seed": int(seed)},
-            arrays=out, figures=[main_figure], key="pde_run",
-            command=f"python -m engine pde simulate --equation {equation} --nx {nx}"
-                    + (f" --ny {nx}" if two_d else "") + f" --nu {nu} --velocity {velocity} --buoyancy {buoyancy}"
-                    f" --t-end {t_end} --n-out {n_out}"
-                    f" --init {init} --seed {int(seed)} --out u.npz")
-
-with fit_tab:
-    st.markdown("Fit Burgers' viscosity with L-BFGS-B (bounded, gradients through the solver) to a noisy "
-                "trajectory, or upload your own `.npz` with `x [nx]`, `t [K]`, `u [K, nx]`.")
-    c1, c2, c3 = st.columns(3)
-    nu_true = c1.number_input("True viscosity", 0.001, 0.2, 0.02, 0.001, format="%.4f", key="fit_nu")
-    noise = c2.slider("Noise (% of RMS u)", 0, 20, 5, key="fit_noise") / 100
-    nu0 = c3.number_input("Initial guess", 0.001, 0.5, 0.05, 0.001, format="%.4f", key="fit_nu0")
-    upload = st.file_uploader("Optional trajectory (.npz)", type=["npz"], key="fit_upload")
-    if st.button("Fit viscosity", key="fit_run", type="primary"):
-        st.session_state.pop("fit_result", None)
+if simulate_tab.open:
+    with simulate_tab:
+        c1, c2, c3 = st.columns(3)
+        equation = Equation(c1.selectbox("Equation", [str(e) for e in Equation], key="pde_equation"))
+        two_d = equation is Equation.SMOKE or c1.toggle("2-D", value=False, key="pde_2d")
+        nx = c2.select_slider("Grid points per axis", [32, 64, 128, 256, 512, 1024] if not two_d else [32, 48, 64, 96],
+                              value=256 if not two_d else 64, key="pde_nx")
+        init = InitKind(c3.selectbox("Initial condition", [str(k) for k in InitKind],
+                                     index=1 if equation is Equation.SMOKE else 0, key="pde_init",
+                                     help="sine: u0 = -sin(pi x); gaussian: bump of width 0.2; random: Fourier modes"))
+        label = {Equation.HEAT: "Diffusivity kappa"}.get(equation, "Viscosity nu")
+        nu = c1.number_input(label, min_value=0.0, max_value=1.0, value=round(0.01 / math.pi, 5), step=0.001,
+                             format="%.5f", key="pde_nu", help="Burgers default 0.01/pi (the classic shock test)")
+        t_end = c2.number_input("Final time t_end", min_value=0.05, max_value=10.0, value=1.0, step=0.1, key="pde_tend")
+        n_out = c3.slider("Output frames", 5, 101, 41, key="pde_nout")
+        velocity = c1.number_input("Advection velocity c", -5.0, 5.0, 1.0, 0.1, key="pde_c") \
+            if equation is Equation.ADVECTION else 1.0
+        buoyancy = c2.number_input("Buoyancy b", -5.0, 5.0, 1.0, 0.1, key="pde_b") \
+            if equation is Equation.SMOKE else 1.0
+        seed = c3.number_input("Seed", 0, 10_000, 0, key="pde_seed") if init is InitKind.RANDOM else 0
         with user_errors():
-            if upload is not None:
-                arrays = read_trajectory_npz(upload.getvalue(), label=f"uploaded file {upload.name}")
-                source = upload.name
+            config = SimulationConfig(equation=equation, nx=nx, ny=nx if two_d else None, nu=nu, velocity=velocity,
+                                      buoyancy=buoyancy, t_end=t_end, n_out=n_out, init=init, seed=int(seed))
+            with st.spinner("Simulating…"):
+                out = run_simulation(config)
+            x, t = out["x"], out["t"]
+            if not two_d:
+                left, right = st.columns(2)
+                main_figure = spacetime(x, t, out["u"], f"{equation} — space–time")
+                left.plotly_chart(main_figure, use_container_width=True)
+                right.plotly_chart(line_animation(x, t, {"u": out["u"]}, "u (dimensionless)"), use_container_width=True)
+                table = pd.DataFrame(out["u"], index=pd.Index(t, name="t"), columns=[f"x={v:.4f}" for v in x])
+                st.download_button("Download u(t, x) as CSV", lambda: table.to_csv().encode(), "simulation.csv",
+                                   "text/csv")
             else:
-                arrays = noisy_burgers(nu_true, noise)
-                source = None
-            with st.spinner("Fitting (L-BFGS-B)…"):
-                nu_fit, loss, history = run_fit(arrays["x"], arrays["t"], arrays["u"], nu0)
-            st.session_state["fit_result"] = {"arrays": arrays, "source": source, "nu_true": nu_true, "noise": noise,
-                                              "nu0": nu0, "nu_fit": nu_fit, "loss": loss, "history": history}
-    fitted = st.session_state.get("fit_result")
-    if fitted is not None:  # kept across reruns, so the save panel below works after its own clicks
-        synthetic = fitted["source"] is None
-        m1, m2, m3 = st.columns(3)
-        m1.metric("Fitted viscosity", f"{fitted['nu_fit']:.5f}")
-        rel_error = abs(fitted["nu_fit"] - fitted["nu_true"]) / fitted["nu_true"] if synthetic else None
-        if synthetic:
-            m2.metric("Relative error", f"{rel_error:.2%}")
-        m3.metric("Final loss (MSE)", f"{fitted['loss']:.3g}")
-        fit_figure = go.Figure(go.Scatter(y=fitted["history"], mode="lines+markers"))
-        fit_figure.update_layout(xaxis_title="loss evaluation", yaxis_title="MSE (u units²)", yaxis_type="log",
-                                 title="Fitting loss", height=320)
-        st.plotly_chart(fit_figure, use_container_width=True)
-        data_file = "u.npz" if synthetic else fitted["source"]
-        make_data = (f"python -m engine pde simulate --equation burgers --nx {FIT_DEMO['nx']} --nu {fitted['nu_true']}"
-                     f" --t-end {FIT_DEMO['t_end']:g} --n-out {FIT_DEMO['n_out']} --init sine"
-                     f" --noise {fitted['noise']} --seed {FIT_DEMO['seed']} --out u.npz && ") if synthetic else ""
-        save_run_panel(
-            "pde.fit", f"Burgers viscosity fit · {'synthetic' if synthetic else fitted['source']}",
-            {"equation": "burgers", "data": "synthetic" if synthetic else fitted["source"], "nu0": fitted["nu0"],
-             **({"nu_true": fitted["nu_true"], "noise": fitted["noise"], **FIT_DEMO} if synthetic else {})},
-            metrics={"nu_fit": fitted["nu_fit"], "loss": fitted["loss"], "evaluations": len(fitted["history"]),
-                     **({"rel_error": rel_error} if synthetic else {})},
-            arrays={**{k: fitted["arrays"][k] for k in ("x", "t", "u")}, "loss_history": np.asarray(fitted["history"])},
-            figures=[fit_figure], key="pde_fit_run",
-            command=make_data + f"python -m engine pde fit --equation burgers --data {data_file} --nu0 {fitted['nu0']}"
-                                " --json")
-
-with hybrid_tab:
-    st.markdown(
-        "**Partially known physics.** The truth is Burgers plus a reaction term r·u(1−u²) (ν = 0.01, r = 1); "
-        "the physical model is plain Burgers with a learnable viscosity. Physical-only fits ν; neural-only is a "
-        "U-Net trained on one trajectory; the hybrid adds a local CNN correction to the physical step and trains "
-        "both in alternating cycles. Errors are held-out rollouts from t = 0 (PDEBench nRMSE)."
-    )
-    with user_errors():
-        models, card = shipped_models()
-        scores = card["metrics"]["test_nrmse"]
-        st.dataframe(pd.DataFrame({"model": list(scores), "held-out nRMSE": list(scores.values())}),
-                     hide_index=True)
-        tests = test_trajectories()
-        pick = st.slider("Held-out trajectory", 0, len(tests) - 1, 0, key="hyb_pick")
-        series, errors = hybrid_rollouts(pick)
-        truth = series["truth"]
-        dt = experiment.PartialPhysicsConfig().dt
-        times = np.arange(len(truth)) * dt
-        xs = np.linspace(-1, 1, truth.shape[-1], endpoint=False)
-        st.plotly_chart(line_animation(xs, times, series, "u (dimensionless)"), use_container_width=True)
-        err = fast_figure([{"type": "scatter", "x": times[1:], "y": errors[n], "name": n} for n in errors],
-                          {"xaxis": _title("t (dimensionless)"), "yaxis": {**_title("nRMSE"), "type": "log"},
-                           "height": 320, "title": {"text": "Rollout error on this trajectory"}})
-        st.plotly_chart(err, use_container_width=True)
-        export = pd.DataFrame({f"{n}_t{k}": series[n][k] for n in series for k in (0, len(truth) - 1)})
-        st.download_button("Download first/last frames (CSV)", lambda: export.to_csv(index=False).encode(),
-                           "hybrid_rollouts.csv", "text/csv")
-
-    st.subheader("Train a hybrid live")
-    c1, c2, c3 = st.columns(3)
-    mode = HybridMode(c1.selectbox("Coupling", [str(m) for m in HybridMode], key="live_mode",
-                                   help="augment: cross-augmentation by the other model's predictions (fraction "
-                                        "alpha); interaction: HYCO interaction loss (weight lambda)"))
-    cycles = c2.slider("Cycles", 1, 3, 2, key="live_cycles")
-    epochs = c3.slider("Epochs per cycle", 5, 60, 15, key="live_epochs")
-    if st.button("Train hybrid", key="live_train"):
-        st.session_state.pop("hybrid_result", None)
-        live = experiment.quick_config(mode, cycles, epochs)
-        job = JobProgress("training…", key="live_job")
-        chart = st.empty()
-        losses: list[float] = []
-
-        def on_epoch(epoch: int, loss: float, _score) -> bool:
-            losses.append(loss)
-            if len(losses) % 5 == 0:
-                job.draw(lambda: chart.plotly_chart(loss_figure(losses), use_container_width=True))
-            return job(len(losses) / (cycles * epochs), f"epoch {len(losses)} of ≤ {cycles * epochs}")
-
-        with user_errors():
-            try:
-                _, records = experiment.train_hybrid_only(live, on_epoch=on_epoch)
-                chart.empty()
-                st.session_state["hybrid_result"] = {"mode": str(mode), "cycles": cycles, "epochs": epochs,
-                                                     "records": records, "losses": losses, "stopped": job.stopped}
-            finally:
-                job.finish()
-    trained = st.session_state.get("hybrid_result")
-    if trained is not None:  # kept across reruns, so the save panel below works after its own clicks
-        if trained["stopped"]:
-            st.warning(f"Stopped by the user after {len(trained['records'])} cycle(s); the best finished state is "
-                       "kept and its records are below.", icon=":material/stop_circle:")
-        records_table = pd.DataFrame(trained["records"])
-        hybrid_figure = loss_figure(trained["losses"])
-        st.plotly_chart(hybrid_figure, use_container_width=True, key="hybrid_loss_result")  # may equal the live one
-        st.dataframe(records_table, hide_index=True)
-        if not records_table.empty:
-            best = records_table.loc[records_table["val_nrmse"].idxmin()]
+                name = "density" if equation is Equation.SMOKE else "u"
+                main_figure = image_animation(x, out["y"], t, out[name], f"{equation}: {name}")
+                st.plotly_chart(main_figure, use_container_width=True)
+            st.download_button("Download all arrays (.npz)", lambda: npz_bytes(out), "simulation.npz",
+                               "application/octet-stream")
             save_run_panel(
-                "pde.hybrid", f"Hybrid training · {trained['mode']} · {trained['cycles']} cycles",
-                {"mode": trained["mode"], "cycles": trained["cycles"], "epochs": trained["epochs"], "seed": 0,
-                 "task": "burgers + reaction r u (1 - u^2), physical model without the reaction"},
-                metrics={"best_val_nrmse": float(best["val_nrmse"]), "best_cycle": int(best["cycle"]),
-                         "nu": float(best["nu"]), "epochs_run": len(trained["losses"])},
-                arrays={"train_loss": np.asarray(trained["losses"]),
-                        **{column: records_table[column].to_numpy() for column in records_table.columns}},
-                figures=[hybrid_figure], key="pde_hybrid_run",
-                command=f"python -m engine pde hybrid --mode {trained['mode']} --cycles {trained['cycles']}"
-                        f" --epochs {trained['epochs']} --seed 0 --json")
+                "pde.simulate", f"{equation} · nx={nx} · t_end={t_end:g}",
+                {"equation": str(equation), "nx": nx, "ny": nx if two_d else None, "nu": nu, "velocity": velocity,
+                 "buoyancy": buoyancy, "t_end": t_end, "n_out": n_out, "init": str(init), "seed": int(seed)},
+                arrays=out, figures=[main_figure], key="pde_run",
+                command=f"python -m engine pde simulate --equation {equation} --nx {nx}"
+                        + (f" --ny {nx}" if two_d else "") + f" --nu {nu} --velocity {velocity} --buoyancy {buoyancy}"
+                        f" --t-end {t_end} --n-out {n_out}"
+                        f" --init {init} --seed {int(seed)} --out u.npz")
+
+if fit_tab.open:
+    with fit_tab:
+        st.markdown("Fit Burgers' viscosity with L-BFGS-B (bounded, gradients through the solver) to a noisy "
+                    "trajectory, or upload your own `.npz` with `x [nx]`, `t [K]`, `u [K, nx]`.")
+        c1, c2, c3 = st.columns(3)
+        nu_true = c1.number_input("True viscosity", 0.001, 0.2, 0.02, 0.001, format="%.4f", key="fit_nu")
+        noise = c2.slider("Noise (% of RMS u)", 0, 20, 5, key="fit_noise") / 100
+        nu0 = c3.number_input("Initial guess", 0.001, 0.5, 0.05, 0.001, format="%.4f", key="fit_nu0")
+        upload = st.file_uploader("Optional trajectory (.npz)", type=["npz"], key="fit_upload")
+        if st.button("Fit viscosity", key="fit_run", type="primary"):
+            st.session_state.pop("fit_result", None)
+            with user_errors():
+                if upload is not None:
+                    arrays = read_trajectory_npz(upload.getvalue(), label=f"uploaded file {upload.name}")
+                    source = upload.name
+                else:
+                    arrays = noisy_burgers(nu_true, noise)
+                    source = None
+                with st.spinner("Fitting (L-BFGS-B)…"):
+                    nu_fit, loss, history = run_fit(arrays["x"], arrays["t"], arrays["u"], nu0)
+                st.session_state["fit_result"] = {"arrays": arrays, "source": source, "nu_true": nu_true,
+                                                  "noise": noise, "nu0": nu0, "nu_fit": nu_fit, "loss": loss,
+                                                  "history": history}
+        fitted = st.session_state.get("fit_result")
+        if fitted is not None:  # kept across reruns, so the save panel below works after its own clicks
+            synthetic = fitted["source"] is None
+            m1, m2, m3 = st.columns(3)
+            m1.metric("Fitted viscosity", f"{fitted['nu_fit']:.5f}")
+            rel_error = abs(fitted["nu_fit"] - fitted["nu_true"]) / fitted["nu_true"] if synthetic else None
+            if synthetic:
+                m2.metric("Relative error", f"{rel_error:.2%}")
+            m3.metric("Final loss (MSE)", f"{fitted['loss']:.3g}")
+            fit_figure = go.Figure(go.Scatter(y=fitted["history"], mode="lines+markers"))
+            fit_figure.update_layout(xaxis_title="loss evaluation", yaxis_title="MSE (u units²)", yaxis_type="log",
+                                     title="Fitting loss", height=320)
+            st.plotly_chart(fit_figure, use_container_width=True)
+            data_file = "u.npz" if synthetic else fitted["source"]
+            make_data = (f"python -m engine pde simulate --equation burgers --nx {FIT_DEMO['nx']}"
+                         f" --nu {fitted['nu_true']}"
+                         f" --t-end {FIT_DEMO['t_end']:g} --n-out {FIT_DEMO['n_out']} --init sine"
+                         f" --noise {fitted['noise']} --seed {FIT_DEMO['seed']} --out u.npz && ") if synthetic else ""
+            save_run_panel(
+                "pde.fit", f"Burgers viscosity fit · {'synthetic' if synthetic else fitted['source']}",
+                {"equation": "burgers", "data": "synthetic" if synthetic else fitted["source"], "nu0": fitted["nu0"],
+                 **({"nu_true": fitted["nu_true"], "noise": fitted["noise"], **FIT_DEMO} if synthetic else {})},
+                metrics={"nu_fit": fitted["nu_fit"], "loss": fitted["loss"], "evaluations": len(fitted["history"]),
+                         **({"rel_error": rel_error} if synthetic else {})},
+                arrays={**{k: fitted["arrays"][k] for k in ("x", "t", "u")},
+                        "loss_history": np.asarray(fitted["history"])},
+                figures=[fit_figure], key="pde_fit_run",
+                command=make_data + f"python -m engine pde fit --equation burgers --data {data_file}"
+                                    f" --nu0 {fitted['nu0']} --json")
+
+if hybrid_tab.open:
+    with hybrid_tab:
+        st.markdown(
+            "**Partially known physics.** The truth is Burgers plus a reaction term r·u(1−u²) (ν = 0.01, r = 1); "
+            "the physical model is plain Burgers with a learnable viscosity. Physical-only fits ν; neural-only is a "
+            "U-Net trained on one trajectory; the hybrid adds a local CNN correction to the physical step and trains "
+            "both in alternating cycles. Errors are held-out rollouts from t = 0 (PDEBench nRMSE)."
+        )
+        with user_errors():
+            models, card = shipped_models()
+            scores = card["metrics"]["test_nrmse"]
+            st.dataframe(pd.DataFrame({"model": list(scores), "held-out nRMSE": list(scores.values())}),
+                         hide_index=True)
+            tests = test_trajectories()
+            pick = st.slider("Held-out trajectory", 0, len(tests) - 1, 0, key="hyb_pick")
+            series, errors = hybrid_rollouts(pick)
+            truth = series["truth"]
+            dt = experiment.PartialPhysicsConfig().dt
+            times = np.arange(len(truth)) * dt
+            xs = np.linspace(-1, 1, truth.shape[-1], endpoint=False)
+            st.plotly_chart(line_animation(xs, times, series, "u (dimensionless)"), use_container_width=True)
+            err = fast_figure([{"type": "scatter", "x": times[1:], "y": errors[n], "name": n} for n in errors],
+                              {"xaxis": _title("t (dimensionless)"), "yaxis": {**_title("nRMSE"), "type": "log"},
+                               "height": 320, "title": {"text": "Rollout error on this trajectory"}})
+            st.plotly_chart(err, use_container_width=True)
+            export = pd.DataFrame({f"{n}_t{k}": series[n][k] for n in series for k in (0, len(truth) - 1)})
+            st.download_button("Download first/last frames (CSV)", lambda: export.to_csv(index=False).encode(),
+                               "hybrid_rollouts.csv", "text/csv")
+
+        st.subheader("Train a hybrid live")
+        c1, c2, c3 = st.columns(3)
+        mode = HybridMode(c1.selectbox("Coupling", [str(m) for m in HybridMode], key="live_mode",
+                                       help="augment: cross-augmentation by the other model's predictions (fraction "
+                                            "alpha); interaction: HYCO interaction loss (weight lambda)"))
+        cycles = c2.slider("Cycles", 1, 3, 2, key="live_cycles")
+        epochs = c3.slider("Epochs per cycle", 5, 60, 15, key="live_epochs")
+        if st.button("Train hybrid", key="live_train"):
+            st.session_state.pop("hybrid_result", None)
+            live = experiment.quick_config(mode, cycles, epochs)
+            job = JobProgress("training…", key="live_job")
+            chart = st.empty()
+            losses: list[float] = []
+
+            def on_epoch(epoch: int, loss: float, _score) -> bool:
+                losses.append(loss)
+                if len(losses) % 5 == 0:
+                    job.draw(lambda: chart.plotly_chart(loss_figure(losses), use_container_width=True))
+                return job(len(losses) / (cycles * epochs), f"epoch {len(losses)} of ≤ {cycles * epochs}")
+
+            with user_errors():
+                try:
+                    _, records = experiment.train_hybrid_only(live, on_epoch=on_epoch)
+                    chart.empty()
+                    st.session_state["hybrid_result"] = {"mode": str(mode), "cycles": cycles, "epochs": epochs,
+                                                         "records": records, "losses": losses, "stopped": job.stopped}
+                finally:
+                    job.finish()
+        trained = st.session_state.get("hybrid_result")
+        if trained is not None:  # kept across reruns, so the save panel below works after its own clicks
+            if trained["stopped"]:
+                st.warning(f"Stopped by the user after {len(trained['records'])} cycle(s); the best finished state is "
+                           "kept and its records are below.", icon=":material/stop_circle:")
+            records_table = pd.DataFrame(trained["records"])
+            hybrid_figure = loss_figure(trained["losses"])
+            st.plotly_chart(hybrid_figure, use_container_width=True, key="hybrid_loss_result")  # may equal the live one
+            st.dataframe(records_table, hide_index=True)
+            if not records_table.empty:
+                best = records_table.loc[records_table["val_nrmse"].idxmin()]
+                save_run_panel(
+                    "pde.hybrid", f"Hybrid training · {trained['mode']} · {trained['cycles']} cycles",
+                    {"mode": trained["mode"], "cycles": trained["cycles"], "epochs": trained["epochs"], "seed": 0,
+                     "task": "burgers + reaction r u (1 - u^2), physical model without the reaction"},
+                    metrics={"best_val_nrmse": float(best["val_nrmse"]), "best_cycle": int(best["cycle"]),
+                             "nu": float(best["nu"]), "epochs_run": len(trained["losses"])},
+                    arrays={"train_loss": np.asarray(trained["losses"]),
+                            **{column: records_table[column].to_numpy() for column in records_table.columns}},
+                    figures=[hybrid_figure], key="pde_hybrid_run",
+                    command=f"python -m engine pde hybrid --mode {trained['mode']} --cycles {trained['cycles']}"
+                            f" --epochs {trained['epochs']} --seed 0 --json")

@@ -603,17 +603,27 @@ st.caption("Hot-injection CsPbBr3 nanocrystals: Cs-oleate injected into PbBr2 wi
            "and optics grounded in the published chemistry.")
 restored = restore_run("pages/synthesis.py", {"synth.simulate": lambda run: seed_recipe(run.params), "synth.lab": None,
                                                "synth.sweep": seed_sweep, "synth.design": seed_design})
+RESTORED_TAB = {"synth.simulate": "One recipe", "synth.sweep": "Sweep", "synth.design": "Design",
+                "synth.lab": "My experiments"}
+if restored is not None and st.session_state.get("synth_tab_run") != restored.id:  # a newly opened run link
+    st.session_state["synth_tab_run"] = restored.id
+    st.session_state["synth_tab"] = RESTORED_TAB[restored.kind]
 recipe_values = sidebar_recipe()
-RESTORED_TAB = {"synth.sweep": "Sweep", "synth.design": "Design", "synth.lab": "My experiments"}
+# Lazy tabs: only the open tab's content runs and is sent to the browser (a tab switch reruns the page).
 single, grid, designer, models, mine = st.tabs(["One recipe", "Sweep", "Design", "Models", "My experiments"],
-                                               default=RESTORED_TAB.get(restored.kind) if restored else None)
-with single:
-    single_recipe_tab(recipe_values)
-with grid:
-    st.fragment(sweep_tab)(recipe_values)
-with designer:
-    st.fragment(design_tab)(recipe_values)
-with models:
-    models_tab()
-with mine:
-    experiments_tab()
+                                               key="synth_tab", on_change="rerun")
+if single.open:
+    with single:
+        single_recipe_tab(recipe_values)
+if grid.open:
+    with grid:
+        st.fragment(sweep_tab)(recipe_values)
+if designer.open:
+    with designer:
+        st.fragment(design_tab)(recipe_values)
+if models.open:
+    with models:
+        models_tab()
+if mine.open:
+    with mine:
+        experiments_tab()

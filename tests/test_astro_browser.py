@@ -27,10 +27,10 @@ def test_emulator_mode_renders_rollout_and_sweep(app_server, browser):
         page.goto(f"{app_server}/astrochem", wait_until="domcontentloaded")
         wait_for_render(page)
         page.locator("[data-testid='stSidebar']").get_by_text("Emulator", exact=True).click()
-        page.wait_for_selector("text=Parameter sweep", timeout=60_000)
+        page.wait_for_selector("text=Latent trajectory", timeout=60_000)
         wait_for_render(page)
         assert page.locator("[data-testid='stMetric']").filter(has_text="Emulator time").count() == 1
-        assert page.locator(".js-plotly-plot").count() >= 4  # abundances, animation, latents, sweep heatmap
+        assert page.locator(".js-plotly-plot").count() == 2  # abundances and the open view, the animated rollout
         assert page.locator("[data-testid='stException']").count() == 0
     finally:
         page.close()

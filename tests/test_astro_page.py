@@ -7,10 +7,13 @@ def test_astrochem_page_runs_default_cloud_and_reruns_on_button():
     at = open_page("pages/astrochem.py")
     assert not at.exception, at.exception
     assert at.title[0].value == "Astrochemistry"
-    assert len(at.get("plotly_chart")) == 4  # abundances + C/O/N budgets
+    assert len(at.get("plotly_chart")) == 2  # abundances + the open budget tab (lazy tabs: carbon)
     table = at.dataframe[0].value
     assert table.iloc[0]["reaction"] == "H3+ + CO -> HCO+ + H2"
     assert at.dataframe[1].value.iloc[0]["reaction"].startswith("HCO+ + e- ->")  # destruction table
+    at.session_state["astro_budget"] = "Nitrogen"
+    at.run()
+    assert not at.exception and len(at.get("plotly_chart")) == 2
     assert [m.label for m in at.metric][0] == "Solver wall time"
     assert at.metric[3].value.startswith("1.1")  # x(e-) = 1.1e-6: the default zeta 1.3e-17 really was used
 
@@ -33,7 +36,11 @@ def test_astrochem_page_emulator_mode_rolls_out_compares_and_sweeps():
     at.sidebar.radio(key="astro_mode").set_value("Emulator").run()
     assert not at.exception, at.exception
     assert [m.label for m in at.metric][:2] == ["Emulator time", "Worst element/charge drift"]
-    assert len(at.get("plotly_chart")) == 4  # abundances, animated rollout, latent trajectory, sweep heatmap
+    assert len(at.get("plotly_chart")) == 2  # abundances and the open view (lazy tabs): the animated rollout
+    for view in ("Latent trajectory", "Parameter sweep"):
+        at.session_state["astro_em_view"] = view
+        at.run()
+        assert not at.exception and len(at.get("plotly_chart")) == 2, view
     assert any("clouds emulated in one batch" in caption.value for caption in at.caption)
 
     at.select_slider(key="astro_em_density").set_value(5.0).run()  # instant: no button needed
@@ -61,4 +68,4 @@ def test_astrochem_page_without_emulator_checkpoint_explains_and_solver_mode_wor
     assert any("cannot be loaded" in error.value and "does not exist" in error.value for error in at.error)
     at.sidebar.radio(key="astro_mode").set_value("Solver").run()
     assert not at.exception, at.exception
-    assert len(at.get("plotly_chart")) == 4
+    assert len(at.get("plotly_chart")) == 2

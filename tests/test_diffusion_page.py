@@ -14,8 +14,14 @@ def test_diffusion_page_samples_and_compares():
     assert len(at.dataframe) == 1
     table = at.dataframe[0].value
     assert {"diffusion", "linear_interpolation", "full_gaussian"} <= set(table.index)
+    at.session_state["diffusion_tab"] = "Forward noising"
+    at.run()
     at.slider(key="t_forward").set_value(0.6).run()
     assert not at.exception, at.exception
+    at.toggle(key="diffusion_3d").set_value(True).run()  # the WebGL view of the same configuration
+    assert not at.exception, at.exception
+    at.session_state["diffusion_tab"] = "Inpainting"
+    at.run()
     at.button(key="inpaint").click().run()
     assert not at.exception, at.exception
 

@@ -25,3 +25,11 @@ def test_page_runs_without_exception(script, title):
     at = open_page(script)
     assert not at.exception, at.exception
     assert at.title[0].value == title
+
+
+def test_home_system_panel_is_built_when_opened():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.dataframe  # collapsed: not built
+    at.session_state["home_system"] = True
+    at.run()
+    assert not at.exception and "CPU cores" in [m.label for m in at.metric] and len(at.dataframe) == 1

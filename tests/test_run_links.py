@@ -141,7 +141,9 @@ def test_link_restores_each_twin(store, script, kind, params, widgets):
 
 def test_design_is_saved_and_reopened(store):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
-    at.switch_page("pages/synthesis.py").run()
+    at.switch_page("pages/synthesis.py")
+    at.session_state["synth_tab"] = "Design"
+    at.run()
     at.number_input(key="design_target").set_value(500.0)
     at.multiselect(key="design_fix").set_value(["solvent"])
     at.button(key="design_run").click().run()
