@@ -28,12 +28,18 @@ from torch import nn
 
 @dataclass(frozen=True)
 class NetConfig:
-    """Architecture: vector dim, hidden width, message-passing blocks, attention heads."""
+    """Architecture: vector dim, hidden width, message-passing blocks, attention heads and the global
+    mixing layer between the blocks (a key of ``GLOBAL_MIXERS``)."""
 
     dim: int = 3
     hidden: int = 32
     blocks: int = 3
     heads: int = 4
+    mixing: str = "attention"
+
+    def __post_init__(self):
+        if self.mixing not in GLOBAL_MIXERS:
+            raise ValueError(f"mixing must be one of {', '.join(GLOBAL_MIXERS)}, got {self.mixing!r}.")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -64,11 +70,22 @@ class MessageBlock(nn.Module):
         self.time = nn.Linear(hidden, hidden)
         self.out = nn.Linear(hidden, hidden)
 
+    def time_term(self, temb: torch.Tensor) -> torch.Tensor:
+        """W_t τ plus the bias of W₁ [b, hidden] (depends on t only, so samplers precompute it)."""
+        return self.time(temb) + self.mix.bias
+
     def forward(self, h, adj, time_term):
-        """h [nodes, b, hidden] (node-major so Â acts as one matrix product), time_term = W_t τ [b or 1, hidden]."""
+        """h [nodes, b, hidden] (node-major so Â acts as one matrix product), time_term from :meth:`time_term`
+        [b or 1, hidden]. W₁ [u, Âu] is computed as W₁ᵃ u + Â (W₁ᵇ u): no concatenation."""
+        nodes, width = h.shape[0], h.shape[-1]
         u = self.norm(h)
-        m = (adj @ u.reshape(u.shape[0], -1)).view_as(u)
-        return h + self.out(torch.nn.functional.silu(self.mix(torch.cat([u, m], dim=-1)) + time_term))
+        pre = torch.nn.functional.linear(u, self.mix.weight[:, :width])
+        neighbours = torch.nn.functional.linear(u, self.mix.weight[:, width:])
+        pre.view(nodes, -1).addmm_(adj, neighbours.view(nodes, -1))
+        pre.add_(time_term)
+        inference = not torch.is_grad_enabled()
+        act = torch.nn.functional.silu(pre, inplace=inference)
+        return h + self.out(act)
 
 
 class NodeAttention(nn.Module):
@@ -83,9 +100,30 @@ class NodeAttention(nn.Module):
 
     def forward(self, h):
         n, b, width = h.shape
-        q, k, v = self.qkv(self.norm(h)).view(n, b, 3, self.heads, width // self.heads).permute(2, 1, 3, 0, 4)
+        qkv = self.qkv(self.norm(h)).view(n, b, 3, self.heads, width // self.heads)
+        q, k, v = qkv.permute(2, 1, 3, 0, 4).contiguous()  # contiguous heads: the CPU kernel runs ~2× faster
         attended = torch.nn.functional.scaled_dot_product_attention(q, k, v)  # [b, heads, nodes, head_dim]
         return h + self.out(attended.permute(2, 0, 1, 3).reshape(n, b, width))
+
+
+class GraphPool(nn.Module):
+    """h ← h + W₂ SiLU(W₁ LN h + W_g mean_nodes(LN h)): every node sees its graph's mean feature (e.g. the
+    magnetisation direction) at O(nodes) cost instead of attention's O(nodes²)."""
+
+    def __init__(self, hidden: int, heads: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(hidden)
+        self.local = nn.Linear(hidden, hidden)
+        self.pooled = nn.Linear(hidden, hidden, bias=False)
+        self.out = nn.Linear(hidden, hidden)
+
+    def forward(self, h):
+        u = self.norm(h)
+        pre = self.local(u).add_(self.pooled(u.mean(dim=0)))
+        return h + self.out(torch.nn.functional.silu(pre, inplace=not torch.is_grad_enabled()))
+
+
+GLOBAL_MIXERS: dict[str, type[nn.Module]] = {"attention": NodeAttention, "mean_pool": GraphPool}
 
 
 class EpsNet(nn.Module):
@@ -101,7 +139,7 @@ class EpsNet(nn.Module):
         self.time_mlp = nn.Sequential(nn.Linear(h, h), nn.SiLU(), nn.Linear(h, h))
         self.embed = nn.Linear(config.dim + 1, h)
         self.blocks = nn.ModuleList(MessageBlock(h) for _ in range(config.blocks))
-        self.attention = NodeAttention(h, config.heads)
+        self.attention = GLOBAL_MIXERS[config.mixing](h, config.heads)  # attribute name kept for old checkpoints
         self.out_norm = nn.LayerNorm(h)
         self.head = nn.Linear(h, config.dim)
         nn.init.zeros_(self.head.weight)
@@ -119,9 +157,10 @@ class EpsNet(nn.Module):
         return self.forward_nodes(x.transpose(0, 1), t).transpose(0, 1)
 
     def conditioning(self, t: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Everything that depends on t [B] only: the time embedding τ [B, hidden] and each block's W_t τ."""
+        """Everything that depends on t [B] only: the time embedding τ [B, hidden] and each block's
+        :meth:`MessageBlock.time_term`."""
         temb = self.time_mlp(sinusoidal_embedding(t, self.config.hidden))
-        return temb, [block.time(temb) for block in self.blocks]
+        return temb, [block.time_term(temb) for block in self.blocks]
 
     def forward_nodes(self, xn: torch.Tensor, t: torch.Tensor | None = None, cond=None) -> torch.Tensor:
         """Node-major form used by the samplers: xn [nodes, b, dim], t [b] or [1] (or its precomputed
