@@ -34,7 +34,7 @@ MAX_STEPS = 5000
 MAX_BATCH = 20_000
 
 
-RESIDUAL_T_MAX = 0.5  # above this t the learnt residual no longer lowers the ε-loss (see NetworkEps)
+RESIDUAL_T_MAX = 0.6  # above this t the learnt residual no longer lowers the ε-loss (see NetworkEps)
 
 
 class NetworkEps:
@@ -42,10 +42,11 @@ class NetworkEps:
 
     :meth:`prepare` computes the time-only parts (skip gains, time embeddings, biases) for a whole time
     grid in one batched call, so each reverse step runs only the network trunk. For t > ``residual_t_max``
-    only the denoiser's Gaussian skip path is used: there the data signal is buried (Φ_k(0.5) ≤ 0.08) and the
+    only the denoiser's Gaussian skip path is used: there the noise dominates every mode and the
     pretrained Heisenberg residual measurably stops helping (held-out ε mean-squared error 0.0149 with vs
-    0.0151 without it at t = 0.5, equal to 4 digits from t = 0.6), so skipping it saves half the network
-    evaluations on a uniform grid. ``residual_t_max=1`` evaluates the network at every step.
+    0.0151 without it at t = 0.5, equal to 4 digits from t = 0.6), so 200 of 500 steps need no network
+    evaluation. 0.6 rather than 0.5 keeps the raw-MMD ranking of the benchmark (see README).
+    ``residual_t_max=1`` evaluates the network at every step.
     """
 
     def __init__(self, net, residual_t_max: float = RESIDUAL_T_MAX):
