@@ -85,6 +85,32 @@ def test_checkpoint_round_trip_with_weights_only(trained):
     assert out.shape == (8, 9, 3) and np.all(np.isfinite(out))
 
 
+def test_network_eps_uses_only_the_gaussian_skip_above_residual_t_max(trained):
+    _, _, net, _, _ = trained
+    eps = NetworkEps(net, residual_t_max=0.5)
+    times = np.linspace(0.0, 1.0, 11)[1:]
+    eps.prepare(times)
+    assert eps.network_evaluations(times) == 5
+    z = torch.randn(9, 4, 3)
+    with torch.inference_mode():
+        gain = net.context(torch.tensor([0.8]))[0]
+        torch.testing.assert_close(eps(z, 0.8), gain * z)
+        torch.testing.assert_close(eps(z, 0.3), net.forward_modes(z, torch.tensor([0.3])))
+        full = net.forward_modes(z, torch.tensor([0.8]))
+    assert not torch.allclose(full, gain * z)  # the residual is non-zero there; the gate really skips it
+
+
+def test_two_threads_split_the_batch_with_the_same_result(trained):
+    _, _, net, _, _ = trained
+    process = net.process
+    one = sample(NetworkEps(net, 1.0), process, 7, 3, steps=12, sampler="predictor_corrector", seed=3).samples
+    two = sample(NetworkEps(net, 1.0), process, 7, 3, steps=12, sampler="predictor_corrector", seed=3,
+                 threads=2).samples
+    np.testing.assert_allclose(two, one, atol=1e-5)
+    with pytest.raises(InputError, match="threads"):
+        sample(NetworkEps(net), process, 7, 3, steps=12, threads=0)
+
+
 def test_cli_sample_writes_npz_with_trajectory(tmp_path, capsys):
     out = tmp_path / "s.npz"
     assert main(["diffusion", "sample", "--dataset", "heisenberg", "--n", "6", "--steps", "20",

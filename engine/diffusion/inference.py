@@ -13,7 +13,14 @@ from engine.diffusion.datasets import DatasetSpec, generate, gmrf_covariance
 from engine.diffusion.metrics import evaluate
 from engine.diffusion.models import mode_variance
 from engine.diffusion.process import LaplacianDiffusion, ProcessConfig
-from engine.diffusion.sampling import ExactGaussianEps, NetworkEps, SampleResult, project_unit, sample
+from engine.diffusion.sampling import (
+    RESIDUAL_T_MAX,
+    ExactGaussianEps,
+    NetworkEps,
+    SampleResult,
+    project_unit,
+    sample,
+)
 from engine.diffusion.train import MODEL_DIR, Twin, load_checkpoint
 from engine.errors import InputError
 
@@ -44,16 +51,20 @@ def gaussian_twin(spec: DatasetSpec, data: np.ndarray, config: ProcessConfig | N
 
 def generate_samples(twin: Twin, n: int, steps: int = 500, sampler: str = "ancestral", seed: int = 0,
                      record_every: int | None = None, n_shown: int = 4, known_mask=None, known_values=None,
-                     project: bool = True, progress=None) -> SampleResult:
-    """Samples in physical units [n, nodes, dim]; spins are projected to unit norm when ``project``."""
+                     project: bool = True, progress=None, threads: int = 1,
+                     residual_t_max: float = RESIDUAL_T_MAX) -> SampleResult:
+    """Samples in physical units [n, nodes, dim]; spins are projected to unit norm when ``project``.
+
+    ``threads``: torch threads for sampling; ``residual_t_max``: the network residual is evaluated only at
+    t ≤ this (1 = every step; see :class:`~engine.diffusion.sampling.NetworkEps`)."""
     scale = twin.scale
     values = None if known_values is None else np.asarray(known_values, float) * scale
     if twin.net is not None:
-        eps_fn = NetworkEps(twin.net)
+        eps_fn = NetworkEps(twin.net, residual_t_max)
     else:
         eps_fn = ExactGaussianEps(twin.process, twin.card["mode_variance"])
     result = sample(eps_fn, twin.process, n, twin.spec.dim, steps, sampler, seed, record_every,
-                    n_shown, known_mask, values, progress)
+                    n_shown, known_mask, values, progress, threads)
     samples = result.samples / scale
     trajectory = None if result.trajectory is None else result.trajectory / scale
     if project and twin.spec.unit_norm:

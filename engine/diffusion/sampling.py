@@ -18,6 +18,8 @@ hold the known values exactly. State is kept as eigenbasis coefficients z = Uᵀ
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,15 +34,24 @@ MAX_STEPS = 5000
 MAX_BATCH = 20_000
 
 
+RESIDUAL_T_MAX = 0.6  # above this t the learnt residual no longer lowers the ε-loss (see NetworkEps)
+
+
 class NetworkEps:
     """Wrap a :class:`~engine.diffusion.models.Denoiser` as modal ε̂(z = Uᵀx [nodes, b, dim], t).
 
     :meth:`prepare` computes the time-only parts (skip gains, time embeddings, biases) for a whole time
-    grid in one batched call, so each reverse step runs only the network trunk.
+    grid in one batched call, so each reverse step runs only the network trunk. For t > ``residual_t_max``
+    only the denoiser's Gaussian skip path is used: there the noise dominates every mode and the
+    pretrained Heisenberg residual measurably stops helping (held-out ε mean-squared error 0.0149 with vs
+    0.0151 without it at t = 0.5, equal to 4 digits from t = 0.6), so 200 of 500 steps need no network
+    evaluation. 0.6 rather than 0.5 keeps the raw-MMD ranking of the benchmark (see README).
+    ``residual_t_max=1`` evaluates the network at every step.
     """
 
-    def __init__(self, net):
+    def __init__(self, net, residual_t_max: float = RESIDUAL_T_MAX):
         self.net = net.eval()
+        self.residual_t_max = float(residual_t_max)
         self.contexts: dict[float, tuple] = {}
 
     def prepare(self, times: np.ndarray) -> None:
@@ -48,10 +59,16 @@ class NetworkEps:
         batch = self.net.context(torch.tensor(times, dtype=torch.float32))
         self.contexts = dict(zip(times.tolist(), self.net.split_context(batch), strict=True))
 
+    def network_evaluations(self, times: np.ndarray) -> int:
+        """How many of the ε̂ calls at ``times`` run the network trunk."""
+        return int(np.sum(np.asarray(times, float) <= self.residual_t_max))
+
     def __call__(self, z: torch.Tensor, t: float) -> torch.Tensor:
         context = self.contexts.get(t)
         if context is None:
-            return self.net.forward_modes(z, torch.full((1,), t, dtype=z.dtype))
+            context = self.net.context(torch.full((1,), t, dtype=z.dtype))
+        if t > self.residual_t_max:
+            return context[0] * z
         return self.net.forward_modes(z, context=context)
 
 
@@ -161,6 +178,25 @@ def _langevin_corrector(z, eps_new, root_sigma, noise, snr: float = 0.1):
     return z - step * root_sigma * eps_new + torch.sqrt(2 * step) * root_sigma * xi
 
 
+class _BatchSplit:
+    """ε̂ evaluated on ``parts`` slices of the batch (dim 1 of z [nodes, b, dim]) in a thread pool."""
+
+    def __init__(self, eps_fn: Callable, pool: ThreadPoolExecutor, parts: int):
+        self.eps_fn, self.pool, self.parts = eps_fn, pool, parts
+
+    def prepare(self, times: np.ndarray) -> None:
+        if hasattr(self.eps_fn, "prepare"):
+            self.eps_fn.prepare(times)
+
+    def _one(self, z: torch.Tensor, t: float) -> torch.Tensor:
+        with torch.inference_mode():  # grad mode is per thread
+            return self.eps_fn(z, t)
+
+    def __call__(self, z: torch.Tensor, t: float) -> torch.Tensor:
+        chunks = z.tensor_split(min(self.parts, z.shape[1]), dim=1)
+        return torch.cat(list(self.pool.map(self._one, chunks, [t] * len(chunks))), dim=1)
+
+
 def check_sampler_args(sampler: str, n: int, steps: int) -> None:
     """Validate sampler name, batch size and step count (clear messages)."""
     if sampler not in SAMPLERS:
@@ -176,12 +212,20 @@ def check_sampler_args(sampler: str, n: int, steps: int) -> None:
 def sample(eps_fn: Callable, process: LaplacianDiffusion, n: int, dim: int, steps: int = 500,
            sampler: str = "ancestral", seed: int = 0, record_every: int | None = None, n_shown: int = 4,
            known_mask: np.ndarray | None = None, known_values: np.ndarray | None = None,
-           progress: Callable[[float], bool | None] | None = None) -> SampleResult:
+           progress: Callable[[float], bool | None] | None = None, threads: int = 1) -> SampleResult:
     """Draw ``n`` graphs [n, nodes, dim] (model units) with the named reverse-time sampler.
+
+    ``threads`` > 1 evaluates ε̂ on that many slices of the batch in parallel Python threads, each running
+    single-threaded torch ops (no OpenMP barriers, so a busy second core costs little); the noise stream is
+    unchanged and results agree with ``threads=1`` to float rounding.
 
     ``progress(fraction)`` is called every 25 steps; a truthy return raises :class:`engine.progress.JobStopped`.
     """
-    with torch_threads(1):
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 64:
+        raise InputError(f"threads must be an integer in [1, 64], got {threads!r}.")
+    with torch_threads(1), ThreadPoolExecutor(threads) if threads > 1 else nullcontext() as pool:
+        if pool is not None:
+            eps_fn = _BatchSplit(eps_fn, pool, threads)
         return _sample(eps_fn, process, n, dim, steps, sampler, seed, record_every, n_shown, known_mask,
                        known_values, progress)
 
