@@ -6,7 +6,13 @@ CLI can show it to the user verbatim instead of a traceback.
 
 
 class TwinLabError(Exception):
-    """Base class: an error with a message fit to show to a user."""
+    """Base class: an error with a one-line message fit to show to a user.
+
+    Line breaks inside the message (e.g. from a parser's own error text) are folded into spaces.
+    """
+
+    def __init__(self, message: object = "", *args: object):
+        super().__init__(" ".join(str(message).split()), *args)
 
 
 class InputError(TwinLabError, ValueError):

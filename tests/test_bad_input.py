@@ -174,6 +174,16 @@ def test_every_loader_answers_hostile_files_with_a_clear_error(tmp_path_factory,
         assert str(error).strip() and "\n" not in str(error).strip()
 
 
+def test_a_parser_message_with_line_breaks_reaches_the_user_as_one_line():
+    """pandas ends some tokenizer errors with a newline (found by the hostile-file test above)."""
+    from engine.synthesis.lab import read_lab_csv
+
+    ragged = b"a\n" + b"1\n" * 10 + b"1,2\n"
+    with pytest.raises(TwinLabError) as caught:
+        read_lab_csv(ragged)
+    assert "not a readable CSV" in str(caught.value) and "\n" not in str(caught.value)
+
+
 @FAST
 @given(columns=st.lists(st.sampled_from(["temperature_c", "cs_pb_ratio", "pb_concentration_m", "oleic_acid_ml",
                                          "oleylamine_ml", "reaction_time_s", "water_ppm", "solvent", "pl_peak_nm",
