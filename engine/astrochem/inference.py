@@ -335,11 +335,11 @@ class Emulator:
                              np.arange(len(self.times_yr), dtype=np.float64))
         low = np.minimum(np.floor(position).astype(int), len(self.times_yr) - 2)
         needed, where = np.unique(np.concatenate([low, low + 1]), return_inverse=True)
-        logs = self._ln_abundances(latents[:, needed])
+        logs = self._log2_abundances(latents[:, needed])
         weight = (position - low).astype(np.float32)[None, :, None]
         abundances = logs[:, where[:len(low)]] * (1.0 - weight) + logs[:, where[len(low):]] * weight
         abundances = np.ascontiguousarray(abundances)  # so that the reshape below is a view
-        np.exp(abundances, out=abundances)
+        _exp2_(abundances)
         if conserve:
             self._projector.apply_(abundances.reshape(-1, abundances.shape[-1]))
         return abundances
@@ -352,18 +352,18 @@ class Emulator:
 
     def _decoder_arrays(self) -> tuple[np.ndarray, ...]:
         """The decoder as arrays: (W_in^T, b_in, W_out^T, b_out), the output scaling folded into the last
-        layer so that it yields natural-log abundances."""
+        layer so that it yields base-2 log abundances (2^x is ~3x cheaper than e^x in float32 here)."""
         if self._decoder is None:
             ae = self.autoencoder
             tensors = (ae.w2, ae.dec_b1, ae.w1, ae.dec_b2)
             w_in, b_in, w_out, b_out = (tensor.detach().cpu().numpy() for tensor in tensors)
-            factor = np.float32(self.scaling.species_scale * np.log(10.0))
-            shift = (self.scaling.species_mean * np.log(10.0)).astype(np.float32)
+            factor = np.float32(self.scaling.species_scale * np.log2(10.0))
+            shift = (self.scaling.species_mean * np.log2(10.0)).astype(np.float32)
             self._decoder = (w_in.copy(), b_in.copy(), w_out * factor, b_out * factor + shift)
         return self._decoder
 
-    def _ln_abundances(self, latents: np.ndarray) -> np.ndarray:
-        """Natural-log abundances (..., n_species, float32) of latents (..., L), decoded in row blocks."""
+    def _log2_abundances(self, latents: np.ndarray) -> np.ndarray:
+        """Base-2 log abundances (..., n_species, float32) of latents (..., L), decoded in row blocks."""
         flat = np.ascontiguousarray(latents, dtype=np.float32).reshape(-1, latents.shape[-1])
         out = np.empty((len(flat), self.network.n_species), dtype=np.float32)
         for rows in _blocks(len(flat)):
@@ -386,7 +386,7 @@ class Emulator:
         for rows in _blocks(len(flat)):
             block = out[rows]
             self._decode_into(flat[rows], block)
-            np.exp(block, out=block)
+            _exp2_(block)
             if conserve:
                 self._projector.apply_(block)
         return out.reshape(*latents.shape[:-1], -1)
@@ -397,6 +397,11 @@ BLOCK_ROWS = 1024  # rows (cloud x time) per block: 1.2 MB of abundances, kept i
 
 def _blocks(n: int):
     return (slice(start, min(start + BLOCK_ROWS, n)) for start in range(0, n, BLOCK_ROWS))
+
+
+def _exp2_(x: np.ndarray) -> None:
+    """``x <- 2^x`` in place (PyTorch's vectorised float32 kernel: ~2.7x NumPy's ``exp`` on this CPU)."""
+    torch.exp2(torch.from_numpy(x), out=torch.from_numpy(x))
 
 
 def _silu_(h: np.ndarray) -> None:
