@@ -252,3 +252,53 @@ def decode_rows_(latents, w_in, b_in, w_out, b_out, out, exponentiate, conserve,
         if exponentiate and conserve:
             project_block_(block, block.view(np.int32), with_charge_t, pair_start, pair_index, pair_value, transposed,
                            totals, scale)
+
+
+@jit(cache=True, fastmath=_FAST)
+def _add_bias_silu_(h, bias, bits, spare):
+    """``h <- silu(h + bias)`` for a C-ordered block (b, H)."""
+    for r in range(len(h)):
+        row = h[r]
+        for j in range(len(row)):
+            row[j] += bias[j]
+    silu_(h, bits, spare)
+
+
+@jit(cache=True, fastmath=_FAST)
+def rollout_(z0, constant, w_latent, w_time, t_next, w_hidden, b_hidden, w_last, b_last, low, high, out):
+    """The latent stepper's rollout (same maths as :meth:`engine.astrochem.models.LatentEmulator.rollout`),
+    ``BLOCK_ROWS`` clouds at a time so the block's activations stay in cache through all the steps.
+
+    Per step ``k``: ``h = silu(z W_latent + constant + t_k w_time)``, then ``h = silu(h W + b)`` for each
+    hidden layer (``w_hidden`` (D, H, H), ``b_hidden`` (D, H)), then ``z = clip(z + h W_last + b_last, low,
+    high)``. ``constant`` (n, H) holds the parameter inputs and first bias (and the latent standardisation);
+    ``out`` (n, 1 + S, L) receives ``z0`` then every step.
+    """
+    n, width, size = len(z0), w_latent.shape[1], z0.shape[1]
+    h, spare_h = np.empty((BLOCK_ROWS, width), np.float32), np.empty((BLOCK_ROWS, width), np.float32)
+    z, step = np.empty((BLOCK_ROWS, size), np.float32), np.empty((BLOCK_ROWS, size), np.float32)
+    bits, spare = np.empty(BLOCK_ROWS * width, np.int32), np.empty(BLOCK_ROWS * width, np.float32)
+    for start in range(0, n, BLOCK_ROWS):
+        rows = min(BLOCK_ROWS, n - start)
+        a, b, zb, sb = h[:rows], spare_h[:rows], z[:rows], step[:rows]
+        zb[:] = z0[start:start + rows]
+        out[start:start + rows, 0] = zb
+        for k in range(len(t_next)):
+            np.dot(zb, w_latent, a)
+            t = t_next[k]
+            for r in range(rows):
+                row, fixed = a[r], constant[start + r]
+                for j in range(width):
+                    row[j] += fixed[j] + t * w_time[j]
+            silu_(a, bits, spare)
+            for layer in range(len(w_hidden)):
+                np.dot(a, w_hidden[layer], b)
+                _add_bias_silu_(b, b_hidden[layer], bits, spare)
+                a, b = b, a
+            np.dot(a, w_last, sb)
+            for r in range(rows):
+                target = out[start + r, k + 1]
+                for j in range(size):
+                    value = min(max(zb[r, j] + sb[r, j] + b_last[j], low[j]), high[j])
+                    zb[r, j] = value
+                    target[j] = value

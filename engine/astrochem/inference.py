@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.astrochem.compiled import decode_rows_, project_rows_
+from engine.astrochem.compiled import decode_rows_, project_rows_, rollout_
 from engine.astrochem.models import MODEL_DIR, Autoencoder, LatentEmulator
 from engine.astrochem.network import Network, load_network
 from engine.astrochem.physics import PARAM_NAMES, PARAM_SPECS, VALID_BOX, initial_abundances
@@ -175,10 +175,9 @@ class Emulator:
         return torch.cat([z0[:, None], rolled], dim=1).cpu().numpy()
 
     def _cpu_rollout(self, params: np.ndarray, z0: np.ndarray) -> np.ndarray:
-        """The stepper's rollout in NumPy (same maths as :meth:`LatentEmulator.rollout`, which a test checks):
-        on a CPU, NumPy's per-call overhead is several times lower than PyTorch's over 64 small steps.
-        The latent standardisation and the constant inputs are folded into the first layer once per call,
-        the output standardisation into the last; every step reuses preallocated buffers."""
+        """The stepper's rollout in one compiled call (:func:`~engine.astrochem.compiled.rollout_`; same maths as
+        :meth:`LatentEmulator.rollout`, which a test checks). The latent standardisation and the constant
+        inputs are folded into the first layer once per call, the output standardisation into the last."""
         if self._numpy_layers is None:
             self._numpy_layers = [(layer.weight.detach().cpu().numpy().T.copy(), layer.bias.detach().cpu().numpy())
                                   for layer in self.stepper._linears]
@@ -187,31 +186,17 @@ class Emulator:
         low, high = self.stepper.latent_low.cpu().numpy(), self.stepper.latent_high.cpu().numpy()
         first, bias = layers[0]
         n_params = params.shape[1]
-        w_time, w_latent = first[n_params], first[n_params + 1:] / std[:, None]
-        constant = params @ first[:n_params] + bias - (mean / std) @ first[n_params + 1:]
-        last, last_bias = layers[-1][0] * std, layers[-1][1] * std
+        w_latent = np.ascontiguousarray(first[n_params + 1:] / std[:, None], dtype=np.float32)
+        constant = np.ascontiguousarray(params @ first[:n_params] + bias - (mean / std) @ first[n_params + 1:],
+                                        dtype=np.float32)
+        hidden = layers[1:-1]
+        width = first.shape[1]
+        w_hidden = np.array([weight for weight, _ in hidden], dtype=np.float32).reshape(len(hidden), width, width)
+        b_hidden = np.array([b for _, b in hidden], dtype=np.float32).reshape(len(hidden), width)
         t_next = self._t_next.cpu().numpy()
         out = np.empty((len(params), len(t_next) + 1, len(mean)), dtype=np.float32)
-        out[:, 0] = z = z0
-        width = max(weight.shape[1] for weight, _ in layers[:-1])
-        buffers = [np.empty((len(params), width), dtype=np.float32) for _ in range(2)]
-        for k, t in enumerate(t_next):
-            h = buffers[0][:, :first.shape[1]]
-            np.matmul(z, w_latent, out=h)
-            h += constant
-            h += t * w_time
-            _silu_(h)
-            for i, (weight, b) in enumerate(layers[1:-1], start=1):
-                spare = buffers[i % 2][:, :weight.shape[1]]
-                np.matmul(h, weight, out=spare)
-                spare += b
-                _silu_(spare)
-                h = spare
-            step = h @ last
-            step += last_bias
-            step += z
-            z = out[:, k + 1]
-            np.clip(step, low, high, out=z)
+        rollout_(np.ascontiguousarray(z0, dtype=np.float32), constant, w_latent, first[n_params].copy(), t_next,
+                 w_hidden, b_hidden, np.ascontiguousarray(layers[-1][0] * std), layers[-1][1] * std, low, high, out)
         return out
 
     def emulate(self, params, initial: np.ndarray | None = None, times_yr=None, conserve: bool = True) -> np.ndarray:
@@ -282,8 +267,3 @@ class Emulator:
 def _exp2_(x: np.ndarray) -> None:
     """``x <- 2^x`` in place (PyTorch's vectorised float32 kernel: ~2.7x NumPy's ``exp`` on this CPU)."""
     torch.exp2(torch.from_numpy(x), out=torch.from_numpy(x))
-
-
-def _silu_(h: np.ndarray) -> None:
-    """``h <- h * sigmoid(h)`` in place (PyTorch's vectorised kernel on the array's memory: ~1.7x NumPy's)."""
-    torch.nn.functional.silu(torch.from_numpy(h), inplace=True)
