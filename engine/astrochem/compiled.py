@@ -1,10 +1,11 @@
-"""Compiled (numba) kernels of the emulator's output path, run block by block so each block stays in cache.
+"""Compiled (numba) kernels of the emulator's CPU path (latent rollout, then the output path), run block by
+block so each block stays in cache.
 
 For every block of ``BLOCK_ROWS`` (cloud x time) rows: decode the latents (two BLAS products), turn base-2
 log abundances into abundances (a vectorised polynomial ``2^x``), then project onto the element and charge
 totals (see :func:`engine.astrochem.inference.project_conserved` for the maths). One compiled call does
 all blocks: no Python between the steps, and a block (256 rows x 294 species, 0.3 MB) fits in the L2
-cache through all of them.
+cache through all of them. The rollout (:func:`rollout_`) likewise steps 256 clouds at a time.
 """
 
 from __future__ import annotations

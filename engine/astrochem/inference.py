@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.astrochem.compiled import decode_rows_, project_rows_, rollout_
+from engine.astrochem.compiled import decode_rows_, exp2_, project_rows_, rollout_
 from engine.astrochem.models import MODEL_DIR, Autoencoder, LatentEmulator
 from engine.astrochem.network import Network, load_network
 from engine.astrochem.physics import PARAM_NAMES, PARAM_SPECS, VALID_BOX, initial_abundances
@@ -224,7 +224,7 @@ class Emulator:
         weight = (position - low).astype(np.float32)[None, :, None]
         abundances = logs[:, where[:len(low)]] * (1.0 - weight) + logs[:, where[len(low):]] * weight
         abundances = np.ascontiguousarray(abundances)  # so that the reshape below is a view
-        _exp2_(abundances)
+        exp2_(abundances, np.empty(abundances.size, dtype=np.int32))
         if conserve:
             self._projector.apply_(abundances.reshape(-1, abundances.shape[-1]))
         return abundances
@@ -237,7 +237,7 @@ class Emulator:
 
     def _decoder_arrays(self) -> tuple[np.ndarray, ...]:
         """The decoder as arrays: (W_in^T, b_in, W_out^T, b_out), the output scaling folded into the last
-        layer so that it yields base-2 log abundances (2^x is ~3x cheaper than e^x in float32 here)."""
+        layer so that it yields base-2 log abundances (2^x is cheaper than e^x: no argument scaling)."""
         if self._decoder is None:
             ae = self.autoencoder
             tensors = (ae.w2, ae.dec_b1, ae.w1, ae.dec_b2)
@@ -262,8 +262,3 @@ class Emulator:
         out = np.empty((len(flat), self.network.n_species), dtype=np.float32)
         decode_rows_(flat, *self._decoder_arrays(), out, exponentiate, conserve, *self._projector.arrays)
         return out.reshape(*latents.shape[:-1], -1)
-
-
-def _exp2_(x: np.ndarray) -> None:
-    """``x <- 2^x`` in place (PyTorch's vectorised float32 kernel: ~2.7x NumPy's ``exp`` on this CPU)."""
-    torch.exp2(torch.from_numpy(x), out=torch.from_numpy(x))
