@@ -10,8 +10,16 @@ import pytest
 import torch
 
 from engine.astrochem import loss
+from engine.astrochem.compiled import (
+    column_max_bits,
+    exp2_,
+    gather_pair_sums,
+    lagrange_multipliers,
+    row_sums,
+    silu_,
+)
 from engine.astrochem.data import generate_dataset, sample_parameters
-from engine.astrochem.inference import Emulator, column_max, lagrange_multipliers, project_conserved
+from engine.astrochem.inference import Emulator, project_conserved
 from engine.astrochem.models import MODEL_DIR, Autoencoder, AutoencoderConfig, EmulatorConfig, LatentEmulator
 from engine.astrochem.network import load_network
 from engine.astrochem.physics import PhysicalParams, initial_abundances
@@ -100,7 +108,14 @@ def test_projection_kernels_match_dense_linear_algebra():
     rng = np.random.default_rng(4)
     size, n = 4, 5
     x = rng.uniform(0.1, 1.0, (n, 6))
-    np.testing.assert_array_equal(column_max(x), x.max(axis=0))
+    x[0, 0], x[:, 1] = -2.0, -rng.uniform(1e-3, 1.0, n)  # one negative entry; an all-negative column
+    top = column_max_bits(x.view(np.int64)).view(np.float64)
+    np.testing.assert_array_equal(top[[0, *range(2, 6)]], x.max(axis=0)[[0, *range(2, 6)]])
+    assert top[1] < 0  # the order of negative floats is lost, their sign is not: such columns are never kept
+    weights = rng.uniform(0.0, 2.0, (3, 6))
+    products = np.empty((3, n))
+    row_sums(x, weights, products)
+    np.testing.assert_allclose(products, weights @ x.T, rtol=1e-12)
     sums = rng.uniform(0.5, 2.0, (size + 1, n))
     totals, scale = rng.uniform(1.0, 2.0, size), rng.uniform(0.5, 1.5, size - 1)
     roots = rng.normal(size=(n, size, size))
@@ -113,6 +128,34 @@ def test_projection_kernels_match_dense_linear_algebra():
         system = spd[r] / np.outer(norm, norm) + 1e-9 * np.eye(size)
         expected = np.linalg.solve(system, (totals - sums[:size, r]) / norm) / norm
         np.testing.assert_allclose(mu[:, r], expected, rtol=1e-10)
+
+
+def test_pair_sums_match_dense_products():
+    rng = np.random.default_rng(5)
+    x = rng.uniform(1e-12, 1.0, (7, 9)).astype(np.float32)
+    stoichiometry = rng.integers(0, 3, (9, 4)).astype(np.float64)
+    upper_i, upper_j = np.triu_indices(4)
+    pairs = stoichiometry[:, upper_i] * stoichiometry[:, upper_j]
+    species, index = np.nonzero(pairs)
+    start = np.searchsorted(species, np.arange(10))
+    keep = np.array([0, 2, 3, 8])
+    kept, upper = np.empty((4, 7), np.float32), np.empty((10, 7), np.float32)
+    gather_pair_sums(x, keep, start, index, pairs[species, index].astype(np.float32), kept, upper)
+    np.testing.assert_array_equal(kept, x[:, keep].T)
+    np.testing.assert_allclose(upper, pairs[keep].T @ (x[:, keep].astype(np.float64) ** 2).T, rtol=1e-6)
+
+
+def test_compiled_exp2_and_silu_are_float32_accurate():
+    rng = np.random.default_rng(6)
+    x = np.concatenate([rng.uniform(-70.0, 5.0, 5000), np.arange(-66.0, 3.0)]).astype(np.float32)
+    bits, spare = np.empty(x.size, np.int32), np.empty(x.size, np.float32)
+    powers = x.copy()
+    exp2_(powers, bits)
+    np.testing.assert_allclose(powers, np.exp2(x.astype(np.float64)), rtol=2e-7)
+    h = np.concatenate([rng.normal(0.0, 4.0, 5000), [-200.0, -30.0, 0.0, 30.0, 200.0]]).astype(np.float32)
+    exact = h / (1.0 + np.exp(-h.astype(np.float64)))
+    silu_(h, bits, spare)
+    np.testing.assert_allclose(h, exact, rtol=2e-6, atol=2e-6)
 
 
 def test_short_training_lowers_losses_and_writes_loadable_checkpoints(tiny_models):

@@ -101,7 +101,7 @@ def bench_astro_emulator(args) -> dict:
     and without the conservation projection. Speed: seconds per trajectory of the solver (median of
     the 16 solves) and of the emulator (best of 3 for a batch of 1024, best of 20 for one cloud), one
     CPU thread each (torch and BLAS), measured in this run; wall and process CPU seconds (the steadier on
-    a shared machine).
+    a shared machine); the batch's wall time split into latent rollout, decode (with 2^x) and projection.
     Speed-ups are for the default (projected) output unless marked raw.
     """
     import torch
@@ -151,6 +151,7 @@ def _bench_emulator(emulator, seed: int) -> dict:
     emulator.emulate(batch[:8])  # warm-up
     timed = {name: _best_seconds(lambda c=conserve: emulator.emulate(batch, conserve=c), 3)
              for name, conserve in (("projected", True), ("raw", False))}
+    rollout_seconds, _ = _best_seconds(lambda: emulator.latent_emulate(batch), 3)
     batch_seconds = {name: wall / len(batch) for name, (wall, _) in timed.items()}
     batch_cpu = {name: cpu / len(batch) for name, (_, cpu) in timed.items()}
     single_seconds, single_cpu = _best_seconds(lambda: emulator.emulate(params[:1]), 20)
@@ -166,6 +167,9 @@ def _bench_emulator(emulator, seed: int) -> dict:
         "emulator_seconds_single_trajectory": single_seconds,
         "speedup_batch1024": solver / batch_seconds["projected"], "speedup_single": solver / single_seconds,
         "speedup_batch1024_raw": solver / batch_seconds["raw"],
+        "emulator_batch1024_split_seconds": {  # best-of-3 wall times; decode includes 2^x and the output allocation
+            "latent_rollout": rollout_seconds, "decode": timed["raw"][0] - rollout_seconds,
+            "projection": timed["projected"][0] - timed["raw"][0]},
         "cpu_seconds": {"solver_per_trajectory": solver_cpu_median, "emulator_batch1024_per_trajectory": batch_cpu,
                         "emulator_single_trajectory": single_cpu,
                         "speedup_batch1024": solver_cpu_median / batch_cpu["projected"],
@@ -175,7 +179,9 @@ def _bench_emulator(emulator, seed: int) -> dict:
                     "conservation_le_1pct": accuracy["projected"]["worst_conservation_error"] <= 0.01,
                     "speedup_batch_ge_5000": solver / batch_seconds["projected"] >= 5000,
                     "speedup_single_ge_100": solver / single_seconds >= 100},
-        "threads": {"solver": 1, "emulator": 1, "note": "torch and BLAS limited to one thread for both"},
+        "threads": {"solver": 1, "emulator": 1,
+                    "note": "torch and BLAS (NumPy's and SciPy's, used by the serial numba kernels) limited to one "
+                            "thread for both"},
         "device": str(emulator.device),
         "model": {name: card.get("config") for name, card in emulator.cards.items()},
         "load_average_1min": {"start": load_before[0], "end": os.getloadavg()[0]},

@@ -19,15 +19,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.astrochem.compiled import decode_rows_, exp2_, project_rows_, rollout_
 from engine.astrochem.models import MODEL_DIR, Autoencoder, LatentEmulator
 from engine.astrochem.network import Network, load_network
 from engine.astrochem.physics import PARAM_NAMES, PARAM_SPECS, VALID_BOX, initial_abundances
-from engine.astrochem.processing import FLOOR, Scaling, time_feature
-from engine.backend import jit
+from engine.astrochem.processing import Scaling, time_feature
 from engine.checkpoints import CheckpointError
 from engine.errors import InputError
-
-SIGNIFICANT = 1e-9  # relative to n_H: species below this in every row of a block take no conservation correction
 
 
 def project_conserved(x: np.ndarray, stoichiometry: np.ndarray, totals: np.ndarray) -> np.ndarray:
@@ -48,129 +46,31 @@ def project_conserved(x: np.ndarray, stoichiometry: np.ndarray, totals: np.ndarr
 
 
 class _Projector:
-    """:func:`project_conserved` with its constant matrices prepared once, applied in place to row blocks."""
+    """:func:`project_conserved` with its constant matrices prepared once (in the dtype of the rows it corrects)."""
 
     def __init__(self, stoichiometry: np.ndarray, totals: np.ndarray, dtype=np.float32):
         s = np.asarray(stoichiometry, dtype=np.float64)
-        n_conserved = s.shape[1]
-        upper_i, upper_j = np.triu_indices(n_conserved)
+        upper_i, upper_j = np.triu_indices(s.shape[1])
         self.totals = np.asarray(totals, dtype=np.float64)  # (C,): elements, then charge (0)
         self.scale = np.where(self.totals[:-1] > 0, self.totals[:-1], 1.0)  # element totals
-        self.with_charge = np.column_stack([s, np.abs(s[:, -1])]).astype(dtype)  # x @ it: totals, charged mass
-        self.pairs = (s[:, upper_i] * s[:, upper_j]).astype(dtype)  # (S, C(C+1)/2): S^T X^2 S, upper half by rows
+        self.with_charge_t = np.ascontiguousarray(np.column_stack([s, np.abs(s[:, -1])]).T.astype(dtype))
+        pairs = s[:, upper_i] * s[:, upper_j]  # (S, C(C+1)/2): S^T X^2 S = pairs^T x^2, upper half by rows
+        species, self.pair_index = np.nonzero(pairs)  # sparse by species, for the compiled kernel
+        self.pair_value = pairs[species, self.pair_index].astype(dtype)
+        self.pair_start = np.searchsorted(species, np.arange(len(s) + 1))
         self.transposed = np.ascontiguousarray(s.T.astype(dtype))
 
+    @property
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        return (self.with_charge_t, self.pair_start, self.pair_index, self.pair_value, self.transposed, self.totals,
+                self.scale)
+
     def apply_(self, x: np.ndarray) -> None:
-        """Project the rows of ``x`` (b, n_species, C order) onto the conserved totals, in place.
-
-        Species below ``SIGNIFICANT`` in every row are left out of the correction (never of the totals);
-        included, they would have moved by less than ~2e-4 of themselves (measured on 256 held-out clouds).
-        The elementwise passes (column maxima, gather, weights, correction, scatter) and the small systems are
-        compiled loops over C-ordered arrays; the three products with the stoichiometry are BLAS calls.
-        """
-        keep = np.flatnonzero(column_max(x) > SIGNIFICANT)
-        kept, weight = np.empty((2, len(x), len(keep)), dtype=x.dtype)
-        gather_weights(x, keep, kept, weight)
-        sums = x @ self.with_charge  # (b, C + 1): totals, then the charged mass
-        upper = weight @ self.pairs[keep]  # (b, C(C+1)/2): S^T X^2 S, upper half
-        mu = np.empty((len(self.totals), len(x)))  # (C, b): batch last, so the compiled loops vectorise
-        lagrange_multipliers(np.ascontiguousarray(sums.T), np.ascontiguousarray(upper.T), self.totals, self.scale, mu)
-        factor = mu.T.astype(x.dtype) @ self.transposed[:, keep]  # (b, K): S mu for the kept species
-        scatter_corrected(x, keep, kept, factor)
-
-
-_FLOOR32, _TINY32, _ONE32 = np.float32(FLOOR), np.float32(1e-18), np.float32(1.0)
-
-
-@jit(cache=True)
-def column_max(x):
-    """Largest value of each column of ``x`` (b, n)."""
-    out = x[0].copy()
-    for r in range(1, len(x)):
-        for c in range(x.shape[1]):
-            out[c] = max(out[c], x[r, c])
-    return out
-
-
-@jit(cache=True)
-def gather_weights(x, keep, kept, weight):
-    """``kept = x[:, keep]`` and ``weight = max(kept, 1e-18)^2`` (a normal float32: denormals make BLAS ~100x
-    slower), both C-ordered (b, K)."""
-    for r in range(len(x)):
-        for j in range(len(keep)):
-            value = x[r, keep[j]]
-            kept[r, j] = value
-            value = max(value, _TINY32)
-            weight[r, j] = value * value
-
-
-@jit(cache=True)
-def scatter_corrected(x, keep, kept, factor):
-    """``x[:, keep] = max(kept (1 + max(kept, FLOOR) factor), FLOOR)``: the projection's step in relative terms
-    (``x' = x (1 + x S mu)``), so that the small terms stay normal floats."""
-    for r in range(len(x)):
-        for j in range(len(keep)):
-            value = kept[r, j]
-            value = value * (_ONE32 + max(value, _FLOOR32) * factor[r, j])
-            x[r, keep[j]] = max(value, _FLOOR32)
-
-
-@jit(cache=True)
-def lagrange_multipliers(sums, upper, totals, scale, out):
-    """Multipliers ``mu`` of the projection, one small system per batch column, written into ``out`` (C, b).
-
-    Column r: with ``norm`` the element totals (``scale``) and, for charge, the charged mass ``sums[C, r]``,
-    solve ``(A / norm norm^T + 1e-9 I) y = (totals - sums[:C, r]) / norm``, ``A = S^T X^2 S`` (symmetric
-    positive definite) given by its upper half row by row in ``upper[:, r]``; then ``mu = y / norm``.
-    Symmetric Gaussian elimination (upper half only, no pivoting) in float64; the batch is the innermost
-    loop everywhere, so each step runs over contiguous memory.
-    """
-    size, n = len(totals), out.shape[1]
-    index = np.empty((size, size), dtype=np.int64)  # position of (i, j), i <= j, in the packed upper half
-    entry = 0
-    for i in range(size):
-        for j in range(i, size):
-            index[i, j] = entry
-            entry += 1
-    inverse = np.empty((size, n))
-    for i in range(size - 1):
-        inverse[i] = 1.0 / scale[i]
-    for r in range(n):
-        inverse[size - 1, r] = 1.0 / max(float(sums[size, r]), FLOOR)
-    a = np.empty((entry, n))
-    for i in range(size):
-        for r in range(n):
-            out[i, r] = (totals[i] - float(sums[i, r])) * inverse[i, r]
-        for j in range(i, size):
-            e = index[i, j]
-            for r in range(n):
-                a[e, r] = float(upper[e, r]) * inverse[i, r] * inverse[j, r]
-        for r in range(n):
-            a[index[i, i], r] += 1e-9
-    factor = np.empty(n)
-    for k in range(size - 1):
-        kk = index[k, k]
-        for i in range(k + 1, size):
-            ki = index[k, i]
-            for r in range(n):
-                factor[r] = a[ki, r] / a[kk, r]
-            for j in range(i, size):
-                e, kj = index[i, j], index[k, j]
-                for r in range(n):
-                    a[e, r] -= factor[r] * a[kj, r]
-            for r in range(n):
-                out[i, r] -= factor[r] * out[k, r]
-    for k in range(size - 1, -1, -1):
-        for j in range(k + 1, size):
-            kj = index[k, j]
-            for r in range(n):
-                out[k, r] -= a[kj, r] * out[j, r]
-        kk = index[k, k]
-        for r in range(n):
-            out[k, r] /= a[kk, r]
-    for i in range(size):
-        for r in range(n):
-            out[i, r] *= inverse[i, r]
+        """Project the rows of ``x`` (b, n_species, C order) onto the conserved totals, in place, block by block
+        (:func:`~engine.astrochem.compiled.project_block_`). Species below ``SIGNIFICANT`` in every row of a
+        block are left out of the correction (never of the totals); included, they would have moved by less
+        than ~2e-4 of themselves (measured on 256 held-out clouds)."""
+        project_rows_(x, x.view(np.int32 if x.dtype == np.float32 else np.int64), *self.arrays)
 
 
 class Emulator:
@@ -275,10 +175,9 @@ class Emulator:
         return torch.cat([z0[:, None], rolled], dim=1).cpu().numpy()
 
     def _cpu_rollout(self, params: np.ndarray, z0: np.ndarray) -> np.ndarray:
-        """The stepper's rollout in NumPy (same maths as :meth:`LatentEmulator.rollout`, which a test checks):
-        on a CPU, NumPy's per-call overhead is several times lower than PyTorch's over 64 small steps.
-        The latent standardisation and the constant inputs are folded into the first layer once per call,
-        the output standardisation into the last; every step reuses preallocated buffers."""
+        """The stepper's rollout in one compiled call (:func:`~engine.astrochem.compiled.rollout_`; same maths as
+        :meth:`LatentEmulator.rollout`, which a test checks). The latent standardisation and the constant
+        inputs are folded into the first layer once per call, the output standardisation into the last."""
         if self._numpy_layers is None:
             self._numpy_layers = [(layer.weight.detach().cpu().numpy().T.copy(), layer.bias.detach().cpu().numpy())
                                   for layer in self.stepper._linears]
@@ -287,31 +186,17 @@ class Emulator:
         low, high = self.stepper.latent_low.cpu().numpy(), self.stepper.latent_high.cpu().numpy()
         first, bias = layers[0]
         n_params = params.shape[1]
-        w_time, w_latent = first[n_params], first[n_params + 1:] / std[:, None]
-        constant = params @ first[:n_params] + bias - (mean / std) @ first[n_params + 1:]
-        last, last_bias = layers[-1][0] * std, layers[-1][1] * std
+        w_latent = np.ascontiguousarray(first[n_params + 1:] / std[:, None], dtype=np.float32)
+        constant = np.ascontiguousarray(params @ first[:n_params] + bias - (mean / std) @ first[n_params + 1:],
+                                        dtype=np.float32)
+        hidden = layers[1:-1]
+        width = first.shape[1]
+        w_hidden = np.array([weight for weight, _ in hidden], dtype=np.float32).reshape(len(hidden), width, width)
+        b_hidden = np.array([b for _, b in hidden], dtype=np.float32).reshape(len(hidden), width)
         t_next = self._t_next.cpu().numpy()
         out = np.empty((len(params), len(t_next) + 1, len(mean)), dtype=np.float32)
-        out[:, 0] = z = z0
-        width = max(weight.shape[1] for weight, _ in layers[:-1])
-        buffers = [np.empty((len(params), width), dtype=np.float32) for _ in range(2)]
-        for k, t in enumerate(t_next):
-            h = buffers[0][:, :first.shape[1]]
-            np.matmul(z, w_latent, out=h)
-            h += constant
-            h += t * w_time
-            _silu_(h)
-            for i, (weight, b) in enumerate(layers[1:-1], start=1):
-                spare = buffers[i % 2][:, :weight.shape[1]]
-                np.matmul(h, weight, out=spare)
-                spare += b
-                _silu_(spare)
-                h = spare
-            step = h @ last
-            step += last_bias
-            step += z
-            z = out[:, k + 1]
-            np.clip(step, low, high, out=z)
+        rollout_(np.ascontiguousarray(z0, dtype=np.float32), constant, w_latent, first[n_params].copy(), t_next,
+                 w_hidden, b_hidden, np.ascontiguousarray(layers[-1][0] * std), layers[-1][1] * std, low, high, out)
         return out
 
     def emulate(self, params, initial: np.ndarray | None = None, times_yr=None, conserve: bool = True) -> np.ndarray:
@@ -335,11 +220,11 @@ class Emulator:
                              np.arange(len(self.times_yr), dtype=np.float64))
         low = np.minimum(np.floor(position).astype(int), len(self.times_yr) - 2)
         needed, where = np.unique(np.concatenate([low, low + 1]), return_inverse=True)
-        logs = self._ln_abundances(latents[:, needed])
+        logs = self._log2_abundances(latents[:, needed])
         weight = (position - low).astype(np.float32)[None, :, None]
         abundances = logs[:, where[:len(low)]] * (1.0 - weight) + logs[:, where[len(low):]] * weight
         abundances = np.ascontiguousarray(abundances)  # so that the reshape below is a view
-        np.exp(abundances, out=abundances)
+        exp2_(abundances, np.empty(abundances.size, dtype=np.int32))
         if conserve:
             self._projector.apply_(abundances.reshape(-1, abundances.shape[-1]))
         return abundances
@@ -352,53 +237,28 @@ class Emulator:
 
     def _decoder_arrays(self) -> tuple[np.ndarray, ...]:
         """The decoder as arrays: (W_in^T, b_in, W_out^T, b_out), the output scaling folded into the last
-        layer so that it yields natural-log abundances."""
+        layer so that it yields base-2 log abundances (2^x is cheaper than e^x: no argument scaling)."""
         if self._decoder is None:
             ae = self.autoencoder
             tensors = (ae.w2, ae.dec_b1, ae.w1, ae.dec_b2)
             w_in, b_in, w_out, b_out = (tensor.detach().cpu().numpy() for tensor in tensors)
-            factor = np.float32(self.scaling.species_scale * np.log(10.0))
-            shift = (self.scaling.species_mean * np.log(10.0)).astype(np.float32)
+            factor = np.float32(self.scaling.species_scale * np.log2(10.0))
+            shift = (self.scaling.species_mean * np.log2(10.0)).astype(np.float32)
             self._decoder = (w_in.copy(), b_in.copy(), w_out * factor, b_out * factor + shift)
         return self._decoder
 
-    def _ln_abundances(self, latents: np.ndarray) -> np.ndarray:
-        """Natural-log abundances (..., n_species, float32) of latents (..., L), decoded in row blocks."""
-        flat = np.ascontiguousarray(latents, dtype=np.float32).reshape(-1, latents.shape[-1])
-        out = np.empty((len(flat), self.network.n_species), dtype=np.float32)
-        for rows in _blocks(len(flat)):
-            self._decode_into(flat[rows], out[rows])
-        return out.reshape(*latents.shape[:-1], -1)
-
-    def _decode_into(self, latents: np.ndarray, out: np.ndarray) -> None:
-        w_in, b_in, w_out, b_out = self._decoder_arrays()
-        hidden = latents @ w_in
-        hidden += b_in
-        _silu_(hidden)
-        np.matmul(hidden, w_out, out=out)
-        out += b_out
+    def _log2_abundances(self, latents: np.ndarray) -> np.ndarray:
+        """Base-2 log abundances (..., n_species, float32) of latents (..., L)."""
+        return self._decode(latents, exponentiate=False, conserve=False)
 
     def _abundances(self, latents: np.ndarray, conserve: bool) -> np.ndarray:
-        """Decode, exponentiate and (optionally) project every latent (n, G, L), block by block, so that each
-        block stays in cache through all the steps: one pass over the output in memory."""
+        """Abundances (..., n_species, float32) of latents (..., L), projected if ``conserve``."""
+        return self._decode(latents, exponentiate=True, conserve=conserve)
+
+    def _decode(self, latents: np.ndarray, exponentiate: bool, conserve: bool) -> np.ndarray:
+        """Decode (and exponentiate, project) every latent in one compiled pass over row blocks that stay in
+        cache through all the steps (:func:`~engine.astrochem.compiled.decode_rows_`)."""
         flat = np.ascontiguousarray(latents, dtype=np.float32).reshape(-1, latents.shape[-1])
         out = np.empty((len(flat), self.network.n_species), dtype=np.float32)
-        for rows in _blocks(len(flat)):
-            block = out[rows]
-            self._decode_into(flat[rows], block)
-            np.exp(block, out=block)
-            if conserve:
-                self._projector.apply_(block)
+        decode_rows_(flat, *self._decoder_arrays(), out, exponentiate, conserve, *self._projector.arrays)
         return out.reshape(*latents.shape[:-1], -1)
-
-
-BLOCK_ROWS = 1024  # rows (cloud x time) per block: 1.2 MB of abundances, kept in cache through all the steps
-
-
-def _blocks(n: int):
-    return (slice(start, min(start + BLOCK_ROWS, n)) for start in range(0, n, BLOCK_ROWS))
-
-
-def _silu_(h: np.ndarray) -> None:
-    """``h <- h * sigmoid(h)`` in place (PyTorch's vectorised kernel on the array's memory: ~1.7x NumPy's)."""
-    torch.nn.functional.silu(torch.from_numpy(h), inplace=True)
