@@ -6,7 +6,7 @@ sees, as medians of several tries:
 - each page's first render in a new session (a new tab, browser cache warm): navigation until the script
   has finished, nothing on the page is a placeholder or stale, every visible Plotly chart is drawn, and it
   stays so; the very first visit with an empty browser cache (the JavaScript bundle loads) is reported apart;
-- input to settled page: the synthesis page after one sidebar input change, and the astrochemistry emulator
+- input to settled page: the synthesis page after one recipe input change, and the astrochemistry emulator
   after a slider key press (the event until the rerun has finished and the page is drawn again);
 - live trajectory playback: Plotly animation frames the browser actually steps through after Play, on the
   PDE page and the graph diffusion page (2-D top view, and the 3-D cones for reference).
@@ -140,8 +140,8 @@ def _time_to_settled(page, act, timeout_ms: int = 300_000) -> float:
 
 
 def _input_change_ms(page, repeats: int = 5) -> list[float]:
-    """Click the first sidebar number input's '+' and time until the page is drawn again."""
-    button = page.locator("[data-testid='stSidebar'] [data-testid='stNumberInputStepUp']").first
+    """Click the first recipe input's '+' (temperature) and time until the page is drawn again."""
+    button = page.locator(".st-key-synth_recipe [data-testid='stNumberInputStepUp']").first
     return [_time_to_settled(page, button.click) for _ in range(repeats)]
 
 

@@ -264,25 +264,24 @@ def _emulator_panel(emulator, network) -> None:
                    command="python -m engine astro emulate " + " ".join(
                        f"--{name} {value:g}" for name, value in params.as_dict().items()) + " --out em.h5")
 
-    # Lazy tabs: only the open view is computed and drawn on a slider change (the cheapest view opens first).
-    rollout_tab, latent_tab, sweep_tab = st.tabs(["Rollout, step by step", "Latent trajectory", "Parameter sweep"],
-                                                 key="astro_em_view", on_change="rerun")
-    if rollout_tab.open:
-        rollout_tab.plotly_chart(_animated_rollout(times, abundances, species or DEFAULT_SPECIES, index),
-                                 width="stretch")
-    if sweep_tab.open:
-        with sweep_tab, user_errors():
+    # Extra views are built only when the user opens one (none by default), so a slider change redraws just the
+    # abundance figure; the 64-frame animation is never built unless asked for.
+    view = st.segmented_control("More views", ["Rollout, step by step", "Latent trajectory", "Parameter sweep"],
+                                key="astro_em_view", help="Open one extra view; it follows the sliders")
+    if view == "Rollout, step by step":
+        st.plotly_chart(_animated_rollout(times, abundances, species or DEFAULT_SPECIES, index), width="stretch")
+    elif view == "Parameter sweep":
+        with user_errors():
             _sweep(emulator, params, index)
-    if latent_tab.open:
+    elif view == "Latent trajectory":
         latents = emulator.latent_emulate(params.as_array())[0]
         latent_figure = fast_figure(
             [{"type": "scatter", "x": times, "y": latents[1:, k], "mode": "lines", "name": f"z{k + 1}"}
              for k in range(latents.shape[1])],
             {"xaxis": log_axis("time [yr]"), "yaxis": {"title": {"text": "latent value (dimensionless)"}},
              "height": 340, "margin": {"t": 30}, "legend": {"title": {"text": "latent"}}})
-        latent_tab.plotly_chart(latent_figure, width="stretch")
-        latent_tab.caption("The autoencoder's latent coordinates along the rollout; the stepper predicts each next "
-                           "point.")
+        st.plotly_chart(latent_figure, width="stretch")
+        st.caption("The autoencoder's latent coordinates along the rollout; the stepper predicts each next point.")
 
 
 def _drift(network, abundances) -> float:
@@ -397,10 +396,16 @@ save_run_panel("astrochem-solver",
                    f"--{name.replace('_', '-')} {value:g}" for name, value in params.as_dict().items())
                    + f" --t-end-yr {t_end_yr:g} --elements {elements} --out run.h5"))
 
-st.subheader("Where the carbon, oxygen and nitrogen are")
-# Lazy tabs: only the open element's budget is computed and drawn.
-for tab, element in zip(st.tabs(["Carbon", "Oxygen", "Nitrogen"], key="astro_budget", on_change="rerun"),
-                        ["C", "O", "N"], strict=True):
+st.subheader("Where the atoms are; what makes and destroys a species")
+# Lazy tabs: only the open view is computed and sent (the first view carries one light figure, no tables).
+# The reaction controls keep their values while their tab is closed (defaults: HCO+ at the last output time).
+st.session_state["astro_target"] = st.session_state.get("astro_target", "HCO+")
+if st.session_state.get("astro_time") not in range(len(trajectory.times_yr)):
+    st.session_state["astro_time"] = len(trajectory.times_yr) - 1
+st.session_state["astro_time"] = st.session_state["astro_time"]
+*budget_tabs, reactions_tab = st.tabs(["Carbon", "Oxygen", "Nitrogen", "Formation and destruction"],
+                                      key="astro_budget", on_change="rerun")
+for tab, element in zip(budget_tabs, ["C", "O", "N"], strict=True):
     if not tab.open:
         continue
     budget = element_budget(net, trajectory.abundances, element, top=5)
@@ -410,21 +415,21 @@ for tab, element in zip(st.tabs(["Carbon", "Oxygen", "Nitrogen"], key="astro_bud
         {"xaxis": {"title": {"text": "time [yr]"}, "type": "log"}, "height": 360, "margin": {"t": 30},
          "yaxis": {"title": {"text": f"fraction of all {element} atoms"}, "range": [0, 1]}})
     tab.plotly_chart(stacked, width="stretch")
-
-st.subheader("Formation and destruction")
-left, right = st.columns(2)
-target = left.selectbox("Species", options=list(net.species), index=net.index["HCO+"], key="astro_target")
-time_index = right.select_slider("At time [yr]", options=list(range(len(trajectory.times_yr))),
-                                 value=len(trajectory.times_yr) - 1, key="astro_time",
-                                 format_func=lambda i: f"{trajectory.times_yr[i]:.3g}")
-with user_errors():
-    table = dominant_reactions(net, trajectory.params, trajectory.abundances[time_index], target, top=6)
-    columns = {"rate": st.column_config.NumberColumn("rate [cm⁻³ s⁻¹]", format="%.3e"),
-               "share": st.column_config.ProgressColumn("share", min_value=0.0, max_value=1.0, format="%.2f")}
-    for column, direction in zip(st.columns(2), ("formation", "destruction"), strict=True):
-        rows = table[table.direction == direction].drop(columns="direction")
-        column.markdown(f"**{direction.capitalize()} of {target}** at {trajectory.times_yr[time_index]:.3g} yr")
-        column.dataframe(rows, hide_index=True, width="stretch", column_config=columns)
+if reactions_tab.open:
+    with reactions_tab:
+        left, right = st.columns(2)
+        target = left.selectbox("Species", options=list(net.species), key="astro_target")
+        time_index = right.select_slider("At time [yr]", options=list(range(len(trajectory.times_yr))),
+                                         key="astro_time", format_func=lambda i: f"{trajectory.times_yr[i]:.3g}")
+        with user_errors():
+            table = dominant_reactions(net, trajectory.params, trajectory.abundances[time_index], target, top=6)
+            columns = {"rate": st.column_config.NumberColumn("rate [cm⁻³ s⁻¹]", format="%.3e"),
+                       "share": st.column_config.ProgressColumn("share", min_value=0.0, max_value=1.0,
+                                                                format="%.2f")}
+            for column, direction in zip(st.columns(2), ("formation", "destruction"), strict=True):
+                rows = table[table.direction == direction].drop(columns="direction")
+                column.markdown(f"**{direction.capitalize()} of {target}** at {trajectory.times_yr[time_index]:.3g} yr")
+                column.dataframe(rows, hide_index=True, width="stretch", column_config=columns)
 
 st.subheader("Download")
 down_left, down_right = st.columns(2)
@@ -441,11 +446,8 @@ with st.expander("Model, sources and validated parameter box", icon=":material/i
         "The solver is SciPy's BDF with an analytic sparse Jacobian; element and charge totals are checked "
         "on every run. The emulator dataset is drawn from this box, where the missing UV processes do not matter:"
     )
-    st.dataframe(
-        [{"parameter": PARAM_SPECS[name].label, "unit": PARAM_SPECS[name].unit, "low": low, "high": high}
-         for name, (low, high) in VALID_BOX.items()],
-        hide_index=True, width="stretch",
-    )
+    st.table([{"parameter": PARAM_SPECS[name].label, "unit": PARAM_SPECS[name].unit, "low": f"{low:.3g}",
+               "high": f"{high:.3g}"} for name, (low, high) in VALID_BOX.items()], hide_index=True)
 
 st.caption(
     "Model limits: gas phase only (no freeze-out onto grains, no grain charge), no H2 photodissociation and CO "

@@ -69,21 +69,26 @@ def cached_simulation(values: tuple) -> tuple[dict, dict]:
     return simulate(recipe), time_course(recipe)
 
 
-def sidebar_recipe() -> dict:
+def recipe_controls() -> dict:
+    """The recipe inputs, in the main area (inside the page's fragment: a change reruns only the fragment)."""
     if "synth_temperature_c" not in st.session_state:
         reset_recipe()
-    with st.sidebar:
-        st.subheader("Recipe")
-        st.button("Reset to literature recipe", on_click=reset_recipe, icon=":material/restart_alt:", key="synth_reset",
-                  help="Protesescu et al., Nano Lett. 2015: 170 °C, Cs:Pb 0.27, 0.5 mL OA + 0.5 mL OLA, 5 s")
-        values = {}
-        for name, spec in FIELD_SPECS.items():
-            values[name] = st.number_input(
+    values = {}
+    with st.container(key="synth_recipe", border=True):
+        head, reset = st.columns([4, 1], vertical_alignment="center")
+        head.markdown("**Recipe** (used by every tab)")
+        reset.button("Reset to literature recipe", on_click=reset_recipe, icon=":material/restart_alt:",
+                     key="synth_reset", width="stretch",
+                     help="Protesescu et al., Nano Lett. 2015: 170 °C, Cs:Pb 0.27, 0.5 mL OA + 0.5 mL OLA, 5 s")
+        columns = st.columns(4)
+        for k, (name, spec) in enumerate(FIELD_SPECS.items()):
+            values[name] = columns[k % 4].number_input(
                 f"{axis_title(name)}", min_value=spec.low, max_value=spec.high, step=STEPS[name],
                 key=f"synth_{name}", help=f"{spec.help}; allowed {spec.low:g}–{spec.high:g} {spec.unit}",
                 format="%.3f" if spec.high <= 1 else "%.2f")
-        values["solvent"] = st.selectbox("Solvent", SOLVENT_NAMES, key="synth_solvent",
-                                         help="octadecene is the literature solvent; boiling point caps T")
+        values["solvent"] = columns[len(FIELD_SPECS) % 4].selectbox(
+            "Solvent", SOLVENT_NAMES, key="synth_solvent",
+            help="octadecene is the literature solvent; boiling point caps T")
     return values
 
 
@@ -168,20 +173,21 @@ def single_recipe_tab(values: dict) -> None:
                        help=f"{thick} monolayers" if thick else None)
         cols[3].metric("PL FWHM", "–" if result["pl_fwhm_nm"] is None else f"{result['pl_fwhm_nm']:.0f} nm")
         cols[4].metric("PLQY (estimate)", f"{result['plqy']:.0%}")
-        left, middle, right = st.columns(3)
-        bars_fig, spectrum_fig = phase_bars(result), pl_spectrum(result)
-        left.plotly_chart(bars_fig, width="stretch")
-        middle.plotly_chart(size_distribution(result), width="stretch")
-        right.plotly_chart(spectrum_fig, width="stretch")
-        course_fig = lamer_plot(course)
-        st.plotly_chart(course_fig, width="stretch")
+        figures = {"PL spectrum": pl_spectrum(result), "Phase probabilities": phase_bars(result),
+                   "Size distribution": size_distribution(result), "LaMer time course": lamer_plot(course)}
+        # Lazy tabs: one figure is drawn at a time, so a recipe change redraws only the open one.
+        for tab, (name, figure) in zip(st.tabs(list(figures), key="synth_view", on_change="rerun"), figures.items(),
+                                       strict=True):
+            if tab.open:
+                tab.plotly_chart(figure, width="stretch", key=f"synth_fig_{name}")
         st.caption(f"Conversion of the limiting precursor at quench: {result['yield']:.0%}. Model and sources: "
                    "engine/synthesis (Protesescu 2015; Almeida 2018; Bekenstein 2015; Akkerman 2016; Palazon "
                    "2017; Balakrishnan & Kamat 2018). Trends are literature-grounded; absolute numbers are a model.")
         flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in values.items())
         metrics = {k: v for k, v in result.items() if isinstance(v, int | float) and v is not None}
         save_run_panel("synth.simulate", f"Synthesis: {result['phase']} at {values['temperature_c']:g} °C", values,
-                       metrics=metrics, figures=[bars_fig, spectrum_fig, course_fig],
+                       metrics=metrics, figures=[figures[name] for name in ("Phase probabilities", "PL spectrum",
+                                                                        "LaMer time course")],
                        command=f"python -m engine synth simulate {flags} --json", key="synth_run_one")
 
 
@@ -250,7 +256,7 @@ def sweep_tab(values: dict) -> None:
         return
     axes = tuple(axis_controls(name, i, len(names) == 2) for i, name in enumerate(names))
     total = int(np.prod([a[3] for a in axes]))
-    st.caption(f"{total} recipes; the other fields stay at the sidebar recipe.")
+    st.caption(f"{total} recipes; the other fields stay at the recipe above.")
     scheduler = os.environ.get("TWINLAB_DASK_SCHEDULER")
     on_dask = st.toggle("Run on Dask", value=bool(scheduler), key="sweep_dask",
                         help=f"Run the chunks on the Dask scheduler {scheduler}" if scheduler else
@@ -279,8 +285,8 @@ def sweep_tab(values: dict) -> None:
                    icon=":material/stop_circle:")
         frame = frame.reindex(range(frame.attrs["total"]))
     else:
-        st.caption(f"{len(frame)} recipes simulated in {seconds:.1f} s; fields not swept are those of the sidebar "
-                   "recipe when the sweep was run.")
+        st.caption(f"{len(frame)} recipes simulated in {seconds:.1f} s; fields not swept are those of the recipe "
+                   "above when the sweep was run.")
     uncertainty = sweep_uncertainty(frame)
     if len(axes) == 2:
         st.plotly_chart(phase_map(frame, axes), width="stretch")
@@ -357,7 +363,7 @@ def design_tab(values: dict) -> None:
     phase = cols[1].selectbox("Phase", ("cube", "platelet"), key="design_phase")
     cap = cols[2].number_input("Max FWHM (nm, 0 = no cap)", 0.0, 200.0, 0.0, 1.0, key="design_fwhm")
     tolerance = cols[3].number_input("Tolerance (± nm)", 0.5, 20.0, 2.0, 0.5, key="design_tol")
-    fixed_names = st.multiselect("Keep these fields at the sidebar recipe", list(FIELD_SPECS) + ["solvent"],
+    fixed_names = st.multiselect("Keep these fields at the recipe above", list(FIELD_SPECS) + ["solvent"],
                                  format_func=lambda n: LABELS.get(n, "Solvent"), key="design_fix")
     if st.button("Design recipes", type="primary", icon=":material/auto_fix_high:", key="design_run") \
             or st.session_state.pop("design_autorun", False):
@@ -567,7 +573,7 @@ def experiments_tab() -> None:
 
 
 def seed_recipe(recipe: dict) -> None:
-    """Set the sidebar recipe (restoring a run)."""
+    """Set the recipe inputs (restoring a run)."""
     for name in FIELD_SPECS:
         st.session_state[f"synth_{name}"] = float(recipe[name])
     st.session_state["synth_solvent"] = recipe["solvent"]
@@ -608,22 +614,30 @@ RESTORED_TAB = {"synth.simulate": "One recipe", "synth.sweep": "Sweep", "synth.d
 if restored is not None and st.session_state.get("synth_tab_run") != restored.id:  # a newly opened run link
     st.session_state["synth_tab_run"] = restored.id
     st.session_state["synth_tab"] = RESTORED_TAB[restored.kind]
-recipe_values = sidebar_recipe()
-# Lazy tabs: only the open tab's content runs and is sent to the browser (a tab switch reruns the page).
-single, grid, designer, models, mine = st.tabs(["One recipe", "Sweep", "Design", "Models", "My experiments"],
-                                               key="synth_tab", on_change="rerun")
-if single.open:
-    with single:
-        single_recipe_tab(recipe_values)
-if grid.open:
-    with grid:
-        st.fragment(sweep_tab)(recipe_values)
-if designer.open:
-    with designer:
-        st.fragment(design_tab)(recipe_values)
-if models.open:
-    with models:
-        models_tab()
-if mine.open:
-    with mine:
-        experiments_tab()
+
+
+@st.fragment
+def page_body() -> None:
+    """Recipe inputs and the tabs: a fragment, so a recipe change or tab switch reruns only this part."""
+    recipe_values = recipe_controls()
+    # Lazy tabs: only the open tab's content runs and is sent to the browser.
+    single, grid, designer, models, mine = st.tabs(["One recipe", "Sweep", "Design", "Models", "My experiments"],
+                                                   key="synth_tab", on_change="rerun")
+    if single.open:
+        with single:
+            single_recipe_tab(recipe_values)
+    if grid.open:
+        with grid:
+            st.fragment(sweep_tab)(recipe_values)
+    if designer.open:
+        with designer:
+            st.fragment(design_tab)(recipe_values)
+    if models.open:
+        with models:
+            models_tab()
+    if mine.open:
+        with mine:
+            experiments_tab()
+
+
+page_body()

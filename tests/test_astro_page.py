@@ -8,6 +8,10 @@ def test_astrochem_page_runs_default_cloud_and_reruns_on_button():
     assert not at.exception, at.exception
     assert at.title[0].value == "Astrochemistry"
     assert len(at.get("plotly_chart")) == 2  # abundances + the open budget tab (lazy tabs: carbon)
+    assert not at.dataframe  # the reaction tables are built when their tab is opened
+    at.session_state["astro_budget"] = "Formation and destruction"
+    at.run()
+    assert not at.exception and len(at.get("plotly_chart")) == 1
     table = at.dataframe[0].value
     assert table.iloc[0]["reaction"] == "H3+ + CO -> HCO+ + H2"
     assert at.dataframe[1].value.iloc[0]["reaction"].startswith("HCO+ + e- ->")  # destruction table
@@ -36,8 +40,8 @@ def test_astrochem_page_emulator_mode_rolls_out_compares_and_sweeps():
     at.sidebar.radio(key="astro_mode").set_value("Emulator").run()
     assert not at.exception, at.exception
     assert [m.label for m in at.metric][:2] == ["Emulator time", "Worst element/charge drift"]
-    assert len(at.get("plotly_chart")) == 2  # abundances and the open view (lazy tabs): the animated rollout
-    for view in ("Latent trajectory", "Parameter sweep"):
+    assert len(at.get("plotly_chart")) == 1  # abundances only: the extra views are built when opened
+    for view in ("Rollout, step by step", "Latent trajectory", "Parameter sweep"):
         at.session_state["astro_em_view"] = view
         at.run()
         assert not at.exception and len(at.get("plotly_chart")) == 2, view
