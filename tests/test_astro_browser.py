@@ -30,7 +30,11 @@ def test_emulator_mode_renders_rollout_and_sweep(app_server, browser):
         page.wait_for_selector("text=Latent trajectory", timeout=60_000)
         wait_for_render(page)
         assert page.locator("[data-testid='stMetric']").filter(has_text="Emulator time").count() == 1
-        assert page.locator(".js-plotly-plot").count() == 2  # abundances and the open view, the animated rollout
+        assert page.locator(".js-plotly-plot").count() == 1  # abundances; extra views are built only when opened
+        page.get_by_text("Rollout, step by step", exact=True).click()
+        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 2", timeout=60_000)
+        wait_for_render(page)
+        assert page.locator(".updatemenu-button").count() >= 1  # the animated rollout has its play controls
         assert page.locator("[data-testid='stException']").count() == 0
     finally:
         page.close()
