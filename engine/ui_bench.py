@@ -9,7 +9,9 @@ sees, as medians of several tries:
 - input to settled page: the synthesis page after one recipe input change, and the astrochemistry emulator
   after a slider key press (the event until the rerun has finished and the page is drawn again);
 - live trajectory playback: Plotly animation frames the browser actually steps through after Play, on the
-  PDE page and the graph diffusion page (2-D top view, and the 3-D cones for reference).
+  PDE page and the graph diffusion page (2-D top view, and the 3-D cones for reference);
+- the floor of this machine's browser, measured the same way: a one-line Streamlit app, and one that draws a
+  single three-point Plotly chart.
 
 Needs Playwright (requirements-dev.txt) and Debian's ``/usr/bin/chromium``; without them the benchmark says
 so instead of guessing.
@@ -64,14 +66,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_app(log: Path, data_dir: Path, start_timeout_s: float = 90):
-    """Yield ``(base_url, process)`` of a running `streamlit run app.py`; always terminated afterwards."""
+def serve_app(log: Path, data_dir: Path, start_timeout_s: float = 90, app_dir: Path = ROOT):
+    """Yield ``(base_url, process)`` of a running `streamlit run app.py` in ``app_dir``; always terminated."""
     port = free_port()
     env = {**os.environ, "TWINLAB_DATA_DIR": str(data_dir)}
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     with open(log, "w") as handle:
-        process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(cmd, cwd=app_dir, env=env, stdout=handle, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + start_timeout_s
@@ -216,6 +218,32 @@ def _first_renders(context, url: str, pages: list[tuple[str, str]]) -> dict:
     return {title: _summary(values, 3) for title, values in times.items()}
 
 
+# Reference apps for the floor of this machine's browser: the same measurement on a one-line Streamlit app, and on
+# one that draws a single three-point Plotly chart (the Plotly bundle is loaded and run in every new tab).
+FLOOR_APPS = {
+    "bare_streamlit_app": 'import streamlit as st\nst.title("Floor")\nst.write("one line")\n',
+    "one_plotly_chart_app": ('import streamlit as st\nst.title("Floor")\nst.plotly_chart({"data": [{"type": "scatter",'
+                             ' "y": [1, 3, 2]}], "layout": {"height": 300}})\n'),
+}
+
+
+def _floor_renders(browser, folder: Path) -> dict:
+    """First render (new tab, server and browser cache warm) of the ``FLOOR_APPS``, ``ROUNDS`` tries each."""
+    floors = {}
+    for name, source in FLOOR_APPS.items():
+        app_dir = folder / name
+        app_dir.mkdir()
+        (app_dir / "app.py").write_text(source)
+        with serve_app(app_dir / "log", app_dir, app_dir=app_dir) as (url, _process):
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.add_init_script(f"({COUNT_RUNS_JS})()")
+            warm = context.new_page()
+            _render_time(warm, url)
+            floors[name] = _first_renders(context, url, [(name, "")])[name]
+            context.close()
+    return floors
+
+
 @benchmark("ui")
 def bench_ui(args) -> dict:
     """Warm first-render time of every page and the synthesis page's re-render after an input change."""
@@ -246,11 +274,12 @@ def bench_ui(args) -> dict:
             changes = _input_change_ms(page)
             emulator = _emulator_response(page, url)
             playback = _trajectory_playback(page, url)
+            floors = _floor_renders(browser, Path(folder))
             browser.close()
     medians = {title: row["median"] for title, row in renders.items()}
     return {"first_render_s": renders, "first_render_target_s": 3.0, "slowest_first_render_median_s": max(
                 medians.values()), "pages_within_target": sum(v <= 3.0 for v in medians.values()),
-            "home_cold_browser_cache_s": home_cold,
+            "home_cold_browser_cache_s": home_cold, "floor_first_render_s": floors,
             "synthesis_input_change_ms": {**_summary(changes), "target": 300},
             "emulator_slider_response_ms": emulator, "trajectory_playback": playback,
             "load_average_1min": {"start": round(load_before, 2), "end": round(os.getloadavg()[0], 2)}}
