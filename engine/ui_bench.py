@@ -10,8 +10,8 @@ sees, as medians of several tries:
   after a slider key press (the event until the rerun has finished and the page is drawn again);
 - live trajectory playback: Plotly animation frames the browser actually steps through after Play, on the
   PDE page and the graph diffusion page (2-D top view, and the 3-D cones for reference);
-- the floor of this machine's browser, measured the same way: a one-line Streamlit app, and one that draws a
-  single three-point Plotly chart.
+- the floor of this machine's browser, measured the same way: a one-line Streamlit app, and apps that draw a
+  single three-point Plotly or Vega-Lite chart.
 
 Needs Playwright (requirements-dev.txt) and Debian's ``/usr/bin/chromium``; without them the benchmark says
 so instead of guessing.
@@ -36,14 +36,16 @@ from engine.registry import benchmark
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-# The script has finished, nothing on the page is a placeholder or stale (left over from a rerun) and every
-# visible Plotly chart has drawn its plot.
+# The script has finished, nothing on the page is a placeholder or stale (left over from a rerun), every
+# visible Plotly chart has drawn its plot and every visible Vega-Lite chart its canvas.
 RENDERED_JS = (
     "() => { const app = document.querySelector(\"[data-testid='stApp']\");"
     " return !!app && app.dataset.testScriptState === 'notRunning'"
     " && !document.querySelector(\"[data-testid='stSkeleton'], [data-stale='true']\")"
     " && [...document.querySelectorAll(\"[data-testid='stPlotlyChart']\")]"
-    ".every(chart => chart.offsetParent === null || chart.querySelector('.main-svg') !== null); }"
+    ".every(chart => chart.offsetParent === null || chart.querySelector('.main-svg') !== null)"
+    " && [...document.querySelectorAll(\"[data-testid='stVegaLiteChart']\")]"
+    ".every(chart => chart.offsetParent === null || chart.querySelector('canvas, svg') !== null); }"
 )
 # Records into window.__settled when the page is drawn again after the next script run (page clock, ms): the
 # run has started and finished, RENDERED_JS holds, and one more frame was painted.
@@ -192,7 +194,8 @@ def _emulator_response(page, url: str) -> dict:
 
 def _trajectory_playback(page, url: str) -> dict:
     _render_time(page, f"{url}/hybrid_pde")
-    pde = _playback_fps(page, 1, "Play")  # Simulate tab: space-time map, then the animated u(x, t)
+    _time_to_settled(page, page.get_by_role("tab", name="Play u(x, t)").click)  # the player is a lazy tab
+    pde = _playback_fps(page, 0, "Play")  # the animated u(x, t), the page's only Plotly chart
     _render_time(page, f"{url}/diffusion")
     page.get_by_role("button", name="Sample", exact=True).click()
     page.wait_for_selector(".js-plotly-plot .updatemenu-button", timeout=300_000)
@@ -219,11 +222,16 @@ def _first_renders(context, url: str, pages: list[tuple[str, str]]) -> dict:
 
 
 # Reference apps for the floor of this machine's browser: the same measurement on a one-line Streamlit app, and on
-# one that draws a single three-point Plotly chart (the Plotly bundle is loaded and run in every new tab).
+# ones that draw a single three-point Plotly chart (the Plotly bundle is loaded and run in every new tab) or
+# Vega-Lite chart.
 FLOOR_APPS = {
     "bare_streamlit_app": 'import streamlit as st\nst.title("Floor")\nst.write("one line")\n',
     "one_plotly_chart_app": ('import streamlit as st\nst.title("Floor")\nst.plotly_chart({"data": [{"type": "scatter",'
                              ' "y": [1, 3, 2]}], "layout": {"height": 300}})\n'),
+    "one_vega_lite_chart_app": ('import streamlit as st\nst.title("Floor")\nst.vega_lite_chart({"data": {"values": '
+                                '[{"x": 0, "y": 1}, {"x": 1, "y": 3}, {"x": 2, "y": 2}]}, "mark": "line", "encoding": '
+                                '{"x": {"field": "x", "type": "quantitative"}, "y": {"field": "y", "type": '
+                                '"quantitative"}}, "height": 300})\n'),
 }
 
 

@@ -16,6 +16,7 @@ from engine.hybrid.hybrid import HybridMode
 from engine.hybrid.inference import SimulationConfig, add_noise, fit_viscosity, simulate, trajectory
 from engine.hybrid.physical import Equation
 from engine.hybrid.train import nrmse
+from pages import charts
 from pages.common import JobProgress, fast_figure, restore_run, save_run_panel, user_errors
 
 st.title("Hybrid PDE")
@@ -120,6 +121,38 @@ def spacetime(x, t, u: np.ndarray, title: str) -> go.Figure:
                               "yaxis": _title("t (dimensionless)"), "height": 380})
 
 
+def spacetime_view(x, t, u: np.ndarray, title: str) -> tuple[pd.DataFrame, dict]:
+    """u(x, t) as a Vega-Lite heatmap: one cell per grid point and output time (cell edges halfway between)."""
+    x_edges, t_edges = _cell_edges(np.asarray(x, float)), _cell_edges(np.asarray(t, float))
+    nt, nx = u.shape
+    frame = pd.DataFrame({"x": np.tile(x, nt), "x0": np.tile(x_edges[:-1], nt), "x1": np.tile(x_edges[1:], nt),
+                          "t": np.repeat(t, nx), "t0": np.repeat(t_edges[:-1], nx), "t1": np.repeat(t_edges[1:], nx),
+                          "u": np.asarray(u, float).ravel()})
+    spec = charts.heatmap("x0", "x1", "t0", "t1", "u", "x (dimensionless)", "t (dimensionless)", "u", mid=0.0,
+                          title=title)
+    spec["encoding"]["tooltip"] = charts.tooltip(("x", "x", ".4f"), ("t", "t", ".3f"), ("u", "u", ".4f"))
+    return frame, spec
+
+
+def _cell_edges(centres: np.ndarray) -> np.ndarray:
+    """Edges of the cells around sorted ``centres`` (n + 1): midpoints, the ends extended by half a spacing."""
+    if len(centres) == 1:
+        return np.array([centres[0] - 0.5, centres[0] + 0.5])
+    mid = 0.5 * (centres[1:] + centres[:-1])
+    return np.concatenate([[2 * centres[0] - mid[0]], mid, [2 * centres[-1] - mid[-1]]])
+
+
+def snapshot_view(x, t, u: np.ndarray, count: int = 5) -> tuple[pd.DataFrame, dict]:
+    """u(x) at ``count`` output times from start to end, as Vega-Lite lines coloured by time."""
+    picks = np.unique(np.linspace(0, len(t) - 1, count).round().astype(int))
+    frame = pd.DataFrame({"x": np.tile(x, len(picks)), "u": np.asarray(u, float)[picks].ravel(),
+                          "t": np.repeat([f"{t[k]:.3g}" for k in picks], len(x))})
+    colour = {"field": "t", "type": "ordinal", "title": "t", "sort": None, "scale": {"scheme": "viridis"}}
+    return frame, charts.lines(charts.axis("x", "x (dimensionless)"), charts.axis("u", "u (dimensionless)"), colour,
+                               "u(x) at five output times", tips=charts.tooltip(("t", "t", ""), ("x", "x", ".4f"),
+                                                                                ("u", "u", ".4f")))
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def hybrid_rollouts(pick: int) -> tuple[dict[str, np.ndarray], dict[str, list[float]]]:
     """Truth and the three shipped models' rollouts of held-out trajectory ``pick``, and their nRMSE per step."""
@@ -192,9 +225,17 @@ if simulate_tab.open:
             x, t = out["x"], out["t"]
             if not two_d:
                 left, right = st.columns(2)
-                main_figure = spacetime(x, t, out["u"], f"{equation} — space–time")
-                left.plotly_chart(main_figure, use_container_width=True)
-                right.plotly_chart(line_animation(x, t, {"u": out["u"]}, "u (dimensionless)"), use_container_width=True)
+                main_figure = spacetime(x, t, out["u"], f"{equation} — space–time")  # for the report
+                with left:
+                    charts.show(*spacetime_view(x, t, out["u"], f"{equation} — space–time"), key="pde_spacetime")
+                # Lazy tabs: the Plotly player is built and loaded only when opened (see pages/charts.py).
+                snapshots, player = right.tabs(["Snapshots", "Play u(x, t)"], key="pde_line_view", on_change="rerun")
+                if snapshots.open:
+                    with snapshots:
+                        charts.show(*snapshot_view(x, t, out["u"]), key="pde_snapshots")
+                if player.open:
+                    player.plotly_chart(line_animation(x, t, {"u": out["u"]}, "u (dimensionless)"),
+                                        use_container_width=True)
                 table = pd.DataFrame(out["u"], index=pd.Index(t, name="t"), columns=[f"x={v:.4f}" for v in x])
                 st.download_button("Download u(t, x) as CSV", lambda: table.to_csv().encode(), "simulation.csv",
                                    "text/csv")

@@ -6,6 +6,7 @@ import os
 import time
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
@@ -23,6 +24,7 @@ from engine.synthesis import (
     time_course,
 )
 from engine.synthesis.physics.optics import spectrum, wavelength_rgb
+from pages import charts
 from pages.common import JobProgress, fast_figure, frame_arrays, restore_run, save_run_panel, user_errors
 
 PHASE_COLOURS = {"cube": "#2ca02c", "platelet": "#1f77b4", "Cs4PbBr6": "#ff7f0e", "CsPb2Br5": "#9467bd",
@@ -102,21 +104,6 @@ def phase_bars(result: dict) -> go.Figure:
                                 "xaxis": {"title": {"text": "phase"}}})
 
 
-def size_distribution(result: dict) -> go.Figure:
-    mean, std = result["edge_length_nm"], result["edge_length_std_nm"]
-    traces = []
-    if mean is not None and std:
-        edges = np.linspace(max(mean - 4 * std, 0.0), mean + 4 * std, 200)
-        density = np.exp(-0.5 * ((edges - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi))
-        traces.append({"type": "scatter", "x": edges, "y": density, "fill": "tozeroy", "name": "size distribution",
-                       "line": {"color": PHASE_COLOURS[result["phase"]]}})
-    label = "platelet lateral size" if result["phase"] == "platelet" else "edge length"
-    title = "Size distribution" if std is None else f"Size distribution, σ {std:.1f} nm"
-    return fast_figure(traces, {"title": {"text": title}, "xaxis": {"title": {"text": f"{label} (nm)"}},
-                                "yaxis": {"title": {"text": "probability density (1/nm)"}}, "height": 320,
-                                "margin": {"t": 50, "b": 40}, "showlegend": False})
-
-
 def pl_spectrum(result: dict) -> go.Figure:
     traces = []
     peak, fwhm = result["pl_peak_nm"], result["pl_fwhm_nm"]
@@ -159,6 +146,53 @@ def lamer_plot(course: dict) -> go.Figure:
     return fast_figure(traces, layout)
 
 
+def spectrum_view(result: dict) -> tuple[pd.DataFrame, dict]:
+    """The PL spectrum as a Vega-Lite area in the emission colour (empty axes for a non-emissive phase)."""
+    peak, fwhm = result["pl_peak_nm"], result["pl_fwhm_nm"]
+    wavelengths = np.linspace(380, 600, 221) if peak is not None else np.empty(0)
+    intensity = result["plqy"] * spectrum(wavelengths, peak, fwhm) if peak is not None else np.empty(0)
+    frame = pd.DataFrame({"wavelength_nm": wavelengths, "intensity": intensity})
+    colour = wavelength_rgb(peak) if peak is not None else PHASE_COLOURS["none"]
+    title = f"PL: {peak:.0f} nm, FWHM {fwhm:.0f} nm" if peak is not None else f"PL: none ({result['phase']})"
+    encoding = {"x": charts.axis("wavelength_nm", "wavelength (nm)", domain=[380, 600]),
+                "y": charts.axis("intensity", "intensity (PLQY-scaled)", domain=[0, 1]),
+                "tooltip": charts.tooltip(("wavelength_nm", "wavelength (nm)", ".0f"),
+                                          ("intensity", "intensity", ".3f"))}
+    return frame, charts.spec({"type": "area", "color": colour, "opacity": 0.85, "line": {"color": colour}},
+                              encoding, title, 320)
+
+
+def phase_view(result: dict) -> tuple[pd.DataFrame, dict]:
+    """Phase probabilities as Vega-Lite bars in the phase colours, labelled in percent."""
+    probs = result["phase_probabilities"]
+    frame = pd.DataFrame({"phase": list(probs), "probability": [float(v) for v in probs.values()]})
+    colour = {"field": "phase", "type": "nominal", "legend": None,
+              "scale": {"domain": list(probs), "range": [PHASE_COLOURS[p] for p in probs]}}
+    encoding = {"x": charts.axis("phase", "phase", kind="nominal") | {"sort": None, "axis": {"labelAngle": 0}},
+                "y": charts.axis("probability", "probability", domain=[0, 1.1])}
+    bars = {"mark": {"type": "bar"}, "encoding": {"color": colour,
+                                                  "tooltip": charts.tooltip(("phase", "phase", ""),
+                                                                            ("probability", "probability", ".1%"))}}
+    labels = {"mark": {"type": "text", "dy": -8}, "encoding": {"text": {"field": "probability", "format": ".0%"}}}
+    return frame, {"title": {"text": "Phase probabilities", "anchor": "start"}, "height": 320, "encoding": encoding,
+                   "layer": [bars, labels]}
+
+
+def size_view(result: dict) -> tuple[pd.DataFrame, dict]:
+    """The size distribution (a Gaussian of the predicted mean and spread) as a Vega-Lite area."""
+    mean, std = result["edge_length_nm"], result["edge_length_std_nm"]
+    edges = np.linspace(max(mean - 4 * std, 0.0), mean + 4 * std, 161) if mean is not None and std else np.empty(0)
+    density = np.exp(-0.5 * ((edges - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi)) if len(edges) else edges
+    frame = pd.DataFrame({"size_nm": edges, "density": density})
+    label = "platelet lateral size" if result["phase"] == "platelet" else "edge length"
+    title = "Size distribution" if std is None else f"Size distribution, σ {std:.1f} nm"
+    colour = PHASE_COLOURS[result["phase"]]
+    encoding = {"x": charts.axis("size_nm", f"{label} (nm)"), "y": charts.axis("density", "probability density (1/nm)"),
+                "tooltip": charts.tooltip(("size_nm", f"{label} (nm)", ".2f"), ("density", "density (1/nm)", ".3f"))}
+    return frame, charts.spec({"type": "area", "color": colour, "opacity": 0.7, "line": {"color": colour}}, encoding,
+                              title, 320)
+
+
 def single_recipe_tab(values: dict) -> None:
     with user_errors():
         result, course = cached_simulation(tuple(sorted(values.items())))
@@ -173,21 +207,23 @@ def single_recipe_tab(values: dict) -> None:
                        help=f"{thick} monolayers" if thick else None)
         cols[3].metric("PL FWHM", "–" if result["pl_fwhm_nm"] is None else f"{result['pl_fwhm_nm']:.0f} nm")
         cols[4].metric("PLQY (estimate)", f"{result['plqy']:.0%}")
-        figures = {"PL spectrum": pl_spectrum(result), "Phase probabilities": phase_bars(result),
-                   "Size distribution": size_distribution(result), "LaMer time course": lamer_plot(course)}
-        # Lazy tabs: one figure is drawn at a time, so a recipe change redraws only the open one.
-        for tab, (name, figure) in zip(st.tabs(list(figures), key="synth_view", on_change="rerun"), figures.items(),
-                                       strict=True):
+        # Lazy tabs: one view is drawn at a time, so a recipe change redraws only the open one. The three simple
+        # views are Vega-Lite (drawn sooner, see pages/charts.py); the four-panel LaMer course is Plotly.
+        views = {"PL spectrum": spectrum_view, "Phase probabilities": phase_view, "Size distribution": size_view}
+        tabs = st.tabs([*views, "LaMer time course"], key="synth_view", on_change="rerun")
+        for tab, (name, view) in zip(tabs, views.items(), strict=False):
             if tab.open:
-                tab.plotly_chart(figure, width="stretch", key=f"synth_fig_{name}")
+                with tab:
+                    charts.show(*view(result), key=f"synth_fig_{name}")
+        if tabs[-1].open:
+            tabs[-1].plotly_chart(lamer_plot(course), width="stretch", key="synth_fig_lamer")
         st.caption(f"Conversion of the limiting precursor at quench: {result['yield']:.0%}. Model and sources: "
                    "engine/synthesis (Protesescu 2015; Almeida 2018; Bekenstein 2015; Akkerman 2016; Palazon "
                    "2017; Balakrishnan & Kamat 2018). Trends are literature-grounded; absolute numbers are a model.")
         flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in values.items())
         metrics = {k: v for k, v in result.items() if isinstance(v, int | float) and v is not None}
         save_run_panel("synth.simulate", f"Synthesis: {result['phase']} at {values['temperature_c']:g} °C", values,
-                       metrics=metrics, figures=[figures[name] for name in ("Phase probabilities", "PL spectrum",
-                                                                        "LaMer time course")],
+                       metrics=metrics, figures=[phase_bars(result), pl_spectrum(result), lamer_plot(course)],
                        command=f"python -m engine synth simulate {flags} --json", key="synth_run_one")
 
 
@@ -324,7 +360,6 @@ def sweep_tab(values: dict) -> None:
 
 def sweep_uncertainty(frame):
     """Surrogate entropy and mutual information at every sweep point (None when no surrogate is loaded)."""
-    import pandas as pd
 
     kind, model = surrogates().default()
     if model is None:
@@ -387,7 +422,6 @@ def design_tab(values: dict) -> None:
              "90% interval (nm)": "{:.1f}–{:.1f}".format(*r["predicted"]["pl_interval_90_nm"]),
              f"P({phase})": r["predicted"]["p_phase"], "epistemic (nats)": r["predicted"]["mutual_information_nats"]}
             for r in result["recipes"]]
-    import pandas as pd
 
     table = pd.DataFrame(rows)
     st.dataframe(table, width="stretch", hide_index=True)
@@ -446,7 +480,6 @@ def models_tab() -> None:
         return
     bench_file = MODEL_DIR / "bench_synth_ml.json"
     if bench_file.is_file():
-        import pandas as pd
 
         bench = json.loads(bench_file.read_text())
         rows = {kind: {k: v for k, v in row.items() if not isinstance(v, dict)} for kind, row in bench["table"].items()}
@@ -488,7 +521,6 @@ def parity_figure(table, name: str, unit: str) -> go.Figure:
 
 def adapt_section(valid) -> None:
     """Recalibrate and correct the surrogate on the lab rows, with cross-validation; the shipped model is kept."""
-    import pandas as pd
 
     from engine.synthesis.adapt import adapt
 
@@ -537,7 +569,6 @@ def experiments_tab() -> None:
         if imported.rejected:
             st.warning(f"{len(imported.rejected)} problem(s); the affected rows were not imported. Fix them and "
                        "upload again.", icon=":material/warning:")
-            import pandas as pd
 
             st.dataframe(pd.DataFrame(imported.rejected), hide_index=True, width="stretch")
         st.success(f"{len(imported.valid)} valid row(s) from {name}.", icon=":material/check_circle:")
@@ -581,7 +612,6 @@ def seed_recipe(recipe: dict) -> None:
 
 def seed_sweep(run) -> None:
     """Sweep controls from a saved sweep; its saved table is shown again without re-simulating."""
-    import pandas as pd
 
     seed_recipe(run.params["base"])
     axes = tuple((name, float(start), float(stop), int(count)) for name, start, stop, count in run.params["axes"])

@@ -9,11 +9,17 @@ def test_single_recipe_and_two_parameter_sweep():
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Most likely phase"] == "cube" and metrics["PL peak"].endswith("nm")
     assert not at.get("multiselect")  # lazy tabs: the hidden Sweep tab did not run
-    assert len(at.get("plotly_chart")) == 1  # lazy figure views: only the open one (the PL spectrum) is drawn
+    # lazy figure views: only the open one (the PL spectrum, a Vega-Lite area) is drawn
+    spectra = at.get("vega_lite_chart")
+    assert len(spectra) == 1 and not at.get("plotly_chart") and "PL: " in spectra[0].proto.spec
+    at.session_state["synth_view"] = "Phase probabilities"
+    at.run()
+    assert not at.exception and "Phase probabilities" in at.get("vega_lite_chart")[0].proto.spec
     at.session_state["synth_view"] = "LaMer time course"
     at.run()
     charts = at.get("plotly_chart")
     assert not at.exception and len(charts) == 1 and "LaMer time course" in charts[0].proto.spec
+    assert not at.get("vega_lite_chart")
     at.session_state["synth_tab"] = "Sweep"
     at.run()
     at.multiselect(key="sweep_fields").set_value(["temperature_c", "cs_pb_ratio"]).run()
