@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -23,6 +24,7 @@ from engine.astrochem.physics import (
 )
 from engine.astrochem.solver import solve
 from engine.checkpoints import CheckpointError
+from pages import charts
 from pages.common import fast_figure, restore_run, save_run_panel, user_errors
 
 DEFAULT_SPECIES = ["CO", "HCO+", "H2O", "OH", "NH3", "N2H+", "CS", "e-", "C+", "C"]
@@ -125,6 +127,47 @@ def _abundance_figure(times, abundances, species, index, solver=None) -> go.Figu
     return fast_figure(traces, {"xaxis": log_axis("time [yr]"), "height": 460, "margin": {"t": 30},
                                 "yaxis": {**log_axis("abundance x = n(X)/n_H"), "range": [np.log10(FLOOR), 0.0]},
                                 "legend": {"title": {"text": "species (dotted: solver)"}}})
+
+
+def abundance_view(times, runs: dict[str, np.ndarray], species: list[str], index) -> tuple[pd.DataFrame, dict]:
+    """Abundances of ``species`` over time as log–log Vega-Lite lines, one colour per species; ``runs`` maps a
+    source name ("solver", "emulator") to its (n_times, n_species) array, and a second source is dotted.
+    Points below FLOOR are left out."""
+    parts = []
+    for source, abundances in runs.items():
+        for name in species:
+            values = abundances[:, index[name]]
+            keep = values > FLOOR
+            parts.append(pd.DataFrame({"time_yr": times[keep], "abundance": values[keep], "species": name,
+                                       "source": source}))
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        {"time_yr": [], "abundance": [], "species": [], "source": []})
+    colour = {"field": "species", "type": "nominal", "title": "species", "sort": species,
+              "scale": {"domain": species, "scheme": "tableau10" if len(species) <= 10 else "tableau20"}}
+    dash = None
+    if len(runs) > 1:
+        dash = {"field": "source", "type": "nominal", "title": "line", "sort": list(runs),
+                "scale": {"domain": list(runs), "range": [[1, 0], [2, 3]]}}
+    tips = charts.tooltip(("species", "species", ""), ("source", "source", ""), ("time_yr", "time [yr]", ".3g"),
+                          ("abundance", "x = n(X)/n_H", ".3e"))
+    return frame, charts.lines(charts.axis("time_yr", "time [yr]", log=True),
+                               charts.axis("abundance", "abundance x = n(X)/n_H", log=True, domain=[FLOOR, 1.0]),
+                               colour, height=460, dash=dash, tips=tips)
+
+
+def budget_view(times, budget: pd.DataFrame, element: str) -> tuple[pd.DataFrame, dict]:
+    """The share of ``element`` held by each main carrier over time, stacked Vega-Lite areas."""
+    carriers = [str(column) for column in budget.columns]
+    frame = pd.DataFrame({"time_yr": np.tile(times, len(carriers)), "carrier": np.repeat(carriers, len(times)),
+                          "rank": np.repeat(np.arange(len(carriers)), len(times)),
+                          "share": budget.to_numpy(float).T.ravel()})
+    encoding = {"x": charts.axis("time_yr", "time [yr]", log=True),
+                "y": charts.axis("share", f"fraction of all {element} atoms", domain=[0, 1]) | {"stack": "zero"},
+                "color": {"field": "carrier", "type": "nominal", "title": "carrier", "sort": carriers},
+                "order": {"field": "rank", "type": "quantitative"},
+                "tooltip": charts.tooltip(("carrier", "carrier", ""), ("time_yr", "time [yr]", ".3g"),
+                                          ("share", "share", ".1%"))}
+    return frame, charts.spec({"type": "area"}, encoding, height=360)
 
 
 def _animated_rollout(times, abundances, species, index) -> go.Figure:
@@ -252,8 +295,9 @@ def _emulator_panel(emulator, network) -> None:
     if key in solved:  # written into the metrics row above
         metrics[3].metric("Speed-up vs solver", f"{solved[key].wall_time_s / seconds:,.0f}×")
     truth = solved[key].abundances if key in solved else None
-    figure = _abundance_figure(times, abundances, species, index, truth)
-    st.plotly_chart(figure, width="stretch")
+    runs = {"emulator": abundances} if truth is None else {"emulator": abundances, "solver": truth}
+    charts.show(*abundance_view(times, runs, species, index), key="astro_em_abundances")
+    figure = _abundance_figure(times, abundances, species, index, truth)  # for the report
     if truth is not None:
         _solver_comparison(times, abundances, truth, network.species, t_end_yr)
     save_run_panel("astrochem-emulator", f"Astrochemistry emulator: n_H {params.density:.3g} cm⁻³, "
@@ -377,14 +421,9 @@ metrics[3].metric("Electron fraction at end", f"{trajectory.final()['e-']:.2e}")
 
 st.subheader("Abundances")
 species = st.multiselect("Species", options=list(net.species), default=DEFAULT_SPECIES, key="astro_species")
-figure = fast_figure(
-    [{"type": "scatter", "x": trajectory.times_yr, "mode": "lines", "name": name,
-      "y": np.where(trajectory.abundances[:, net.index[name]] > FLOOR, trajectory.abundances[:, net.index[name]],
-                    np.nan)} for name in species],
-    {"xaxis": {"title": {"text": "time [yr]"}, "type": "log"}, "height": 460, "margin": {"t": 30},
-     "yaxis": {**log_axis("abundance x = n(X)/n_H"), "range": [np.log10(FLOOR), 0.0]},
-     "legend": {"title": {"text": "species"}}})
-st.plotly_chart(figure, width="stretch")
+charts.show(*abundance_view(trajectory.times_yr, {"solver": trajectory.abundances}, species, net.index),
+            key="astro_abundances")
+figure = _abundance_figure(trajectory.times_yr, trajectory.abundances, species, net.index)  # for the report
 save_run_panel("astrochem-solver",
                f"Astrochemistry solver: n_H {params.density:.3g} cm⁻³, T {params.temperature:.3g} K",
                {**params.as_dict(), "t_end_yr": t_end_yr, "elements": elements},
@@ -408,13 +447,9 @@ st.session_state["astro_time"] = st.session_state["astro_time"]
 for tab, element in zip(budget_tabs, ["C", "O", "N"], strict=True):
     if not tab.open:
         continue
-    budget = element_budget(net, trajectory.abundances, element, top=5)
-    stacked = fast_figure(
-        [{"type": "scatter", "x": trajectory.times_yr, "y": budget[column].to_numpy(float), "name": str(column),
-          "stackgroup": "one", "mode": "lines"} for column in budget.columns],
-        {"xaxis": {"title": {"text": "time [yr]"}, "type": "log"}, "height": 360, "margin": {"t": 30},
-         "yaxis": {"title": {"text": f"fraction of all {element} atoms"}, "range": [0, 1]}})
-    tab.plotly_chart(stacked, width="stretch")
+    with tab:
+        charts.show(*budget_view(trajectory.times_yr, element_budget(net, trajectory.abundances, element, top=5),
+                                 element), key=f"astro_budget_{element}")
 if reactions_tab.open:
     with reactions_tab:
         left, right = st.columns(2)

@@ -70,7 +70,11 @@ def heatmap(x: str, x2: str, y: str, y2: str, value: str, x_title: str, y_title:
     scale = {"scheme": scheme, "reverse": reverse}
     if mid is not None:
         scale["domainMid"] = mid
-    encoding = {"x": axis(x, x_title), "x2": {"field": x2}, "y": axis(y, y_title, log=log_y), "y2": {"field": y2},
-                "color": {"field": value, "type": "quantitative", "title": value_title, "scale": scale},
+    colour = {"field": value, "type": "quantitative", "title": value_title, "scale": scale,
+              "legend": {"type": "gradient"}}
+    tight = {"nice": False, "zero": False}
+    encoding = {"x": axis(x, x_title) | {"scale": tight}, "x2": {"field": x2},
+                "y": axis(y, y_title, log=log_y) | {"scale": tight | ({"type": "log"} if log_y else {})},
+                "y2": {"field": y2}, "color": colour,
                 "tooltip": tooltip((x, x_title, ".4g"), (y, y_title, ".4g"), (value, value_title, ".4g"))}
     return spec({"type": "rect"}, encoding, title, height)

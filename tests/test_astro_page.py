@@ -7,17 +7,19 @@ def test_astrochem_page_runs_default_cloud_and_reruns_on_button():
     at = open_page("pages/astrochem.py")
     assert not at.exception, at.exception
     assert at.title[0].value == "Astrochemistry"
-    assert len(at.get("plotly_chart")) == 2  # abundances + the open budget tab (lazy tabs: carbon)
+    assert len(at.get("vega_lite_chart")) == 2  # abundances + the open budget tab (lazy tabs: carbon)
+    assert not at.get("plotly_chart")  # the first view is Vega-Lite only (see pages/charts.py)
     assert not at.dataframe  # the reaction tables are built when their tab is opened
     at.session_state["astro_budget"] = "Formation and destruction"
     at.run()
-    assert not at.exception and len(at.get("plotly_chart")) == 1
+    assert not at.exception and len(at.get("vega_lite_chart")) == 1
     table = at.dataframe[0].value
     assert table.iloc[0]["reaction"] == "H3+ + CO -> HCO+ + H2"
     assert at.dataframe[1].value.iloc[0]["reaction"].startswith("HCO+ + e- ->")  # destruction table
     at.session_state["astro_budget"] = "Nitrogen"
     at.run()
-    assert not at.exception and len(at.get("plotly_chart")) == 2
+    assert not at.exception and len(at.get("vega_lite_chart")) == 2
+    assert "fraction of all N atoms" in at.get("vega_lite_chart")[1].proto.spec
     assert [m.label for m in at.metric][0] == "Solver wall time"
     assert at.metric[3].value.startswith("1.1")  # x(e-) = 1.1e-6: the default zeta 1.3e-17 really was used
 
@@ -40,11 +42,11 @@ def test_astrochem_page_emulator_mode_rolls_out_compares_and_sweeps():
     at.sidebar.radio(key="astro_mode").set_value("Emulator").run()
     assert not at.exception, at.exception
     assert [m.label for m in at.metric][:2] == ["Emulator time", "Worst element/charge drift"]
-    assert len(at.get("plotly_chart")) == 1  # abundances only: the extra views are built when opened
+    assert len(at.get("vega_lite_chart")) == 1 and not at.get("plotly_chart")  # extra views: built when opened
     for view in ("Rollout, step by step", "Latent trajectory", "Parameter sweep"):
         at.session_state["astro_em_view"] = view
         at.run()
-        assert not at.exception and len(at.get("plotly_chart")) == 2, view
+        assert not at.exception and len(at.get("plotly_chart")) == 1, view
     assert any("clouds emulated in one batch" in caption.value for caption in at.caption)
 
     at.select_slider(key="astro_em_density").set_value(5.0).run()  # instant: no button needed
@@ -53,6 +55,7 @@ def test_astrochem_page_emulator_mode_rolls_out_compares_and_sweeps():
 
     at.button(key="astro_em_compare").click().run()
     assert not at.exception, at.exception
+    assert "strokeDash" in at.get("vega_lite_chart")[0].proto.spec  # the solver's curves, dotted
     labels = [m.label for m in at.metric]
     assert "Speed-up vs solver" in labels and "Median error (species > 1e-12)" in labels
     errors = at.dataframe[0].value
@@ -72,4 +75,4 @@ def test_astrochem_page_without_emulator_checkpoint_explains_and_solver_mode_wor
     assert any("cannot be loaded" in error.value and "does not exist" in error.value for error in at.error)
     at.sidebar.radio(key="astro_mode").set_value("Solver").run()
     assert not at.exception, at.exception
-    assert len(at.get("plotly_chart")) == 2
+    assert len(at.get("vega_lite_chart")) == 2
