@@ -133,15 +133,13 @@ def abundance_view(times, runs: dict[str, np.ndarray], species: list[str], index
     """Abundances of ``species`` over time as log–log Vega-Lite lines, one colour per species; ``runs`` maps a
     source name ("solver", "emulator") to its (n_times, n_species) array, and a second source is dotted.
     Points below FLOOR are left out."""
-    parts = []
-    for source, abundances in runs.items():
-        for name in species:
-            values = abundances[:, index[name]]
-            keep = values > FLOOR
-            parts.append(pd.DataFrame({"time_yr": times[keep], "abundance": values[keep], "species": name,
-                                       "source": source}))
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        {"time_yr": [], "abundance": [], "species": [], "source": []})
+    columns = [index[name] for name in species]
+    values = np.stack([abundances[:, columns].T for abundances in runs.values()])  # (sources, species, times)
+    keep = (values > FLOOR).ravel()
+    shape = values.shape
+    frame = pd.DataFrame({"time_yr": np.broadcast_to(times, shape).ravel()[keep], "abundance": values.ravel()[keep],
+                          "species": np.broadcast_to(np.array(species, dtype=object)[:, None], shape).ravel()[keep],
+                          "source": np.repeat(np.array(list(runs), dtype=object), shape[1] * shape[2])[keep]})
     colour = {"field": "species", "type": "nominal", "title": "species", "sort": species,
               "scale": {"domain": species, "scheme": "tableau10" if len(species) <= 10 else "tableau20"}}
     dash = None
@@ -297,13 +295,14 @@ def _emulator_panel(emulator, network) -> None:
     truth = solved[key].abundances if key in solved else None
     runs = {"emulator": abundances} if truth is None else {"emulator": abundances, "solver": truth}
     charts.show(*abundance_view(times, runs, species, index), key="astro_em_abundances")
-    figure = _abundance_figure(times, abundances, species, index, truth)  # for the report
     if truth is not None:
         _solver_comparison(times, abundances, truth, network.species, t_end_yr)
     save_run_panel("astrochem-emulator", f"Astrochemistry emulator: n_H {params.density:.3g} cm⁻³, "
                    f"T {params.temperature:.3g} K", params.as_dict(),
                    metrics={"emulator_seconds": seconds, "conservation_error": drift},
-                   arrays={"times_yr": times, "abundances": abundances}, figures=[figure], key="astro_em_run",
+                   arrays={"times_yr": times, "abundances": abundances},
+                   figures=lambda: [_abundance_figure(times, abundances, species, index, truth)],
+                   key="astro_em_run",
                    versions={"emulator_sha256": emulator.cards["emulator"]["sha256"]},
                    command="python -m engine astro emulate " + " ".join(
                        f"--{name} {value:g}" for name, value in params.as_dict().items()) + " --out em.h5")
@@ -423,14 +422,14 @@ st.subheader("Abundances")
 species = st.multiselect("Species", options=list(net.species), default=DEFAULT_SPECIES, key="astro_species")
 charts.show(*abundance_view(trajectory.times_yr, {"solver": trajectory.abundances}, species, net.index),
             key="astro_abundances")
-figure = _abundance_figure(trajectory.times_yr, trajectory.abundances, species, net.index)  # for the report
 save_run_panel("astrochem-solver",
                f"Astrochemistry solver: n_H {params.density:.3g} cm⁻³, T {params.temperature:.3g} K",
                {**params.as_dict(), "t_end_yr": t_end_yr, "elements": elements},
                metrics={"wall_time_s": trajectory.wall_time_s, "n_steps": trajectory.n_steps,
                         "conservation_error": trajectory.conservation_error},
                arrays={"times_yr": trajectory.times_yr, "abundances": trajectory.abundances},
-               figures=[figure], key="astro_solver_run",
+               figures=lambda: [_abundance_figure(trajectory.times_yr, trajectory.abundances, species, net.index)],
+               key="astro_solver_run",
                command=("python -m engine astro solve " + " ".join(
                    f"--{name.replace('_', '-')} {value:g}" for name, value in params.as_dict().items())
                    + f" --t-end-yr {t_end_yr:g} --elements {elements} --out run.h5"))

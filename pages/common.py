@@ -75,14 +75,22 @@ def _run_store(url: str):
 
 
 def save_run_panel(kind: str, title: str, params: dict, *, metrics: dict | None = None,
-                   arrays: dict | None = None, figures: list | None = None, command: str = "",
+                   arrays: dict | None = None, figures: list | Callable[[], list] | None = None, command: str = "",
                    versions: dict | None = None, key: str = "run") -> None:
-    """An expander to save the current result as a run, or download its report straight away."""
+    """An expander to save the current result as a run, or download its report straight away.
+
+    ``figures``: Plotly figures (or dicts) for the report, or a function returning them; a function is called
+    only when the run is saved or its report downloaded, so a page's reruns do not build report-only figures.
+    """
     from datetime import UTC, datetime
 
     from engine.reports import render_html
     from engine.runs import Run
     from engine.runs.store import software_versions
+
+    def report_figures() -> list:
+        return [fig.to_dict() if hasattr(fig, "to_dict") else fig for fig in
+                (figures() if callable(figures) else figures or [])]
 
     with st.expander("Save this run / share a report", icon=":material/save:"):
         run_title = st.text_input("Title", value=title, max_chars=200, key=f"{key}_title")
@@ -91,13 +99,16 @@ def save_run_panel(kind: str, title: str, params: dict, *, metrics: dict | None 
         if left.button("Save run", icon=":material/save:", key=f"{key}_save", type="primary"):
             with user_errors():
                 run_id = run_store().save(kind, run_title, params, metrics=metrics, arrays=arrays,
-                                          figures=figures, command=command, note=note, versions=versions)
+                                          figures=report_figures(), command=command, note=note, versions=versions)
                 st.success(f"Saved as run {run_id[:8]}. Open it on the Runs page or share ?run={run_id}.")
-        preview = Run(id="unsaved", kind=kind, title=run_title or title, params=params, metrics=metrics or {},
-                      versions={**software_versions(), **(versions or {})}, command=command, note=note,
-                      created_at=datetime.now(UTC), arrays=arrays or {},
-                      figures=[fig.to_dict() if hasattr(fig, "to_dict") else fig for fig in figures or []])
-        right.download_button("Download HTML report", data=lambda: render_html(preview), file_name=f"{kind}.html",
+
+        def report() -> str:
+            return render_html(Run(id="unsaved", kind=kind, title=run_title or title, params=params,
+                                   metrics=metrics or {}, versions={**software_versions(), **(versions or {})},
+                                   command=command, note=note, created_at=datetime.now(UTC), arrays=arrays or {},
+                                   figures=report_figures()))
+
+        right.download_button("Download HTML report", data=report, file_name=f"{kind}.html",
                               mime="text/html", icon=":material/download:", key=f"{key}_report")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -235,7 +236,7 @@ if simulate_tab.open:
             x, t = out["x"], out["t"]
             if not two_d:
                 left, right = st.columns(2)
-                main_figure = spacetime(x, t, out["u"], f"{equation} — space–time")  # for the report
+                report_figure = partial(spacetime, x, t, out["u"], f"{equation} — space–time")
                 with left:
                     charts.show(*spacetime_view(x, t, out["u"], f"{equation} — space–time"), key="pde_spacetime")
                 # Lazy tabs: the Plotly player is built and loaded only when opened (see pages/charts.py).
@@ -251,15 +252,15 @@ if simulate_tab.open:
                                    "text/csv")
             else:
                 name = "density" if equation is Equation.SMOKE else "u"
-                main_figure = image_animation(x, out["y"], t, out[name], f"{equation}: {name}")
-                st.plotly_chart(main_figure, use_container_width=True)
+                report_figure = partial(image_animation, x, out["y"], t, out[name], f"{equation}: {name}")
+                st.plotly_chart(report_figure(), use_container_width=True)
             st.download_button("Download all arrays (.npz)", lambda: npz_bytes(out), "simulation.npz",
                                "application/octet-stream")
             save_run_panel(
                 "pde.simulate", f"{equation} · nx={nx} · t_end={t_end:g}",
                 {"equation": str(equation), "nx": nx, "ny": nx if two_d else None, "nu": nu, "velocity": velocity,
                  "buoyancy": buoyancy, "t_end": t_end, "n_out": n_out, "init": str(init), "seed": int(seed)},
-                arrays=out, figures=[main_figure], key="pde_run",
+                arrays=out, figures=lambda: [report_figure()], key="pde_run",
                 command=f"python -m engine pde simulate --equation {equation} --nx {nx}"
                         + (f" --ny {nx}" if two_d else "") + f" --nu {nu} --velocity {velocity} --buoyancy {buoyancy}"
                         f" --t-end {t_end} --n-out {n_out}"

@@ -223,7 +223,7 @@ def single_recipe_tab(values: dict) -> None:
         flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in values.items())
         metrics = {k: v for k, v in result.items() if isinstance(v, int | float) and v is not None}
         save_run_panel("synth.simulate", f"Synthesis: {result['phase']} at {values['temperature_c']:g} °C", values,
-                       metrics=metrics, figures=[phase_bars(result), pl_spectrum(result), lamer_plot(course)],
+                       metrics=metrics, figures=lambda: [phase_bars(result), pl_spectrum(result), lamer_plot(course)],
                        command=f"python -m engine synth simulate {flags} --json", key="synth_run_one")
 
 

@@ -30,7 +30,7 @@ def test_emulator_mode_renders_rollout_and_sweep(app_server, browser):
         page.wait_for_selector("text=Latent trajectory", timeout=60_000)
         wait_for_render(page)
         assert page.locator("[data-testid='stMetric']").filter(has_text="Emulator time").count() == 1
-        assert page.locator("[data-testid='stVegaLiteChart'] canvas").count() == 1  # abundances, drawn
+        assert page.locator("[data-testid='stVegaLiteChart'] :is(canvas, svg)").count() == 1  # abundances, drawn
         assert page.locator(".js-plotly-plot").count() == 0  # extra views are built only when opened
         page.get_by_text("Rollout, step by step", exact=True).click()
         page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 1", timeout=60_000)
