@@ -106,7 +106,7 @@ def test_two_threads_split_the_batch_with_the_same_result(trained):
     one = sample(NetworkEps(net, 1.0), process, 7, 3, steps=12, sampler="predictor_corrector", seed=3).samples
     two = sample(NetworkEps(net, 1.0), process, 7, 3, steps=12, sampler="predictor_corrector", seed=3,
                  threads=2).samples
-    np.testing.assert_allclose(two, one, atol=1e-5)
+    np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-5)
     with pytest.raises(InputError, match="threads"):
         sample(NetworkEps(net), process, 7, 3, steps=12, threads=0)
 

@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.diffusion import fastops
+
 
 @dataclass(frozen=True)
 class NetConfig:
@@ -80,13 +82,13 @@ class MessageBlock(nn.Module):
         """h [nodes, b, hidden] (node-major so Â acts as one matrix product), time_term from :meth:`time_term`
         [b or 1, hidden]. W₁ [u, Âu] is computed as W₁ᵃ u + Â (W₁ᵇ u): no concatenation."""
         nodes, width = h.shape[0], h.shape[-1]
-        u = self.norm(h)
+        compiled = fastops.active(h)
+        u = fastops.layer_norm_tensor(h, self.norm) if compiled else self.norm(h)
         pre = torch.nn.functional.linear(u, self.mix.weight[:, :width])
         neighbours = torch.nn.functional.linear(u, self.mix.weight[:, width:])
         pre.view(nodes, -1).addmm_(adj, neighbours.view(nodes, -1))
         pre.add_(time_term)
-        inference = not torch.is_grad_enabled()
-        act = torch.nn.functional.silu(pre, inplace=inference)
+        act = torch.nn.functional.silu(pre, inplace=not torch.is_grad_enabled())
         return residual_linear(h, act, self.out)
 
 
@@ -101,6 +103,8 @@ class NodeAttention(nn.Module):
         self.out = nn.Linear(hidden, hidden)
 
     def forward(self, h):
+        if fastops.active(h):  # compiled attention, channel-major (same maths)
+            return fastops.node_attention_tensor(h, self)
         n, b, width = h.shape
         head_dim = width // self.heads
         # q, k, v projected graph-major [b, nodes, 3, heads, head_dim], so each graph's block is contiguous and the
@@ -161,7 +165,7 @@ class EpsNet(nn.Module):
         h = self.attention(h)
         for block, term in zip(self.blocks[half:], time_terms[half:], strict=True):
             h = block(h, self.adj, term)
-        return self.head(self.out_norm(h))
+        return self.head(fastops.layer_norm_tensor(h, self.out_norm) if fastops.active(h) else self.out_norm(h))
 
 
 @contextmanager
