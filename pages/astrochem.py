@@ -435,35 +435,34 @@ save_run_panel("astrochem-solver",
                    + f" --t-end-yr {t_end_yr:g} --elements {elements} --out run.h5"))
 
 st.subheader("Where the atoms are; what makes and destroys a species")
-# Lazy tabs: only the open view is computed and sent (the first view carries one light figure, no tables).
-# The reaction controls keep their values while their tab is closed (defaults: HCO+ at the last output time).
+# One view at a time, none by default (the first view carries the abundance figure alone): only the chosen
+# view is computed and sent. The reaction controls keep their values while closed (defaults: HCO+ at the end).
 st.session_state["astro_target"] = st.session_state.get("astro_target", "HCO+")
 if st.session_state.get("astro_time") not in range(len(trajectory.times_yr)):
     st.session_state["astro_time"] = len(trajectory.times_yr) - 1
 st.session_state["astro_time"] = st.session_state["astro_time"]
-*budget_tabs, reactions_tab = st.tabs(["Carbon", "Oxygen", "Nitrogen", "Formation and destruction"],
-                                      key="astro_budget", on_change="rerun")
-for tab, element in zip(budget_tabs, ["C", "O", "N"], strict=True):
-    if not tab.open:
-        continue
-    with tab:
-        charts.show(*budget_view(trajectory.times_yr, element_budget(net, trajectory.abundances, element, top=5),
-                                 element), key=f"astro_budget_{element}")
-if reactions_tab.open:
-    with reactions_tab:
-        left, right = st.columns(2)
-        target = left.selectbox("Species", options=list(net.species), key="astro_target")
-        time_index = right.select_slider("At time [yr]", options=list(range(len(trajectory.times_yr))),
-                                         key="astro_time", format_func=lambda i: f"{trajectory.times_yr[i]:.3g}")
-        with user_errors():
-            table = dominant_reactions(net, trajectory.params, trajectory.abundances[time_index], target, top=6)
-            columns = {"rate": st.column_config.NumberColumn("rate [cm⁻³ s⁻¹]", format="%.3e"),
-                       "share": st.column_config.ProgressColumn("share", min_value=0.0, max_value=1.0,
-                                                                format="%.2f")}
-            for column, direction in zip(st.columns(2), ("formation", "destruction"), strict=True):
-                rows = table[table.direction == direction].drop(columns="direction")
-                column.markdown(f"**{direction.capitalize()} of {target}** at {trajectory.times_yr[time_index]:.3g} yr")
-                column.dataframe(rows, hide_index=True, width="stretch", column_config=columns)
+BUDGETS = {"Carbon": "C", "Oxygen": "O", "Nitrogen": "N"}
+view = st.segmented_control("Show", [*BUDGETS, "Formation and destruction"], key="astro_budget",
+                            help="Element budgets: the share of C, O or N atoms held by each main carrier over time. "
+                                 "Formation and destruction: the dominant reactions of a species at one time.")
+if view in BUDGETS:
+    element = BUDGETS[view]
+    charts.show(*budget_view(trajectory.times_yr, element_budget(net, trajectory.abundances, element, top=5),
+                             element), key=f"astro_budget_{element}")
+if view == "Formation and destruction":
+    left, right = st.columns(2)
+    target = left.selectbox("Species", options=list(net.species), key="astro_target")
+    time_index = right.select_slider("At time [yr]", options=list(range(len(trajectory.times_yr))),
+                                     key="astro_time", format_func=lambda i: f"{trajectory.times_yr[i]:.3g}")
+    with user_errors():
+        table = dominant_reactions(net, trajectory.params, trajectory.abundances[time_index], target, top=6)
+        columns = {"rate": st.column_config.NumberColumn("rate [cm⁻³ s⁻¹]", format="%.3e"),
+                   "share": st.column_config.ProgressColumn("share", min_value=0.0, max_value=1.0,
+                                                            format="%.2f")}
+        for column, direction in zip(st.columns(2), ("formation", "destruction"), strict=True):
+            rows = table[table.direction == direction].drop(columns="direction")
+            column.markdown(f"**{direction.capitalize()} of {target}** at {trajectory.times_yr[time_index]:.3g} yr")
+            column.dataframe(rows, hide_index=True, width="stretch", column_config=columns)
 
 st.subheader("Download")
 down_left, down_right = st.columns(2)

@@ -235,15 +235,17 @@ if simulate_tab.open:
                 out = run_simulation(config)
             x, t = out["x"], out["t"]
             if not two_d:
-                left, right = st.columns(2)
                 report_figure = partial(spacetime, x, t, out["u"], f"{equation} — space–time")
-                with left:
-                    charts.show(*spacetime_view(x, t, out["u"], f"{equation} — space–time"), key="pde_spacetime")
-                # Lazy tabs: the Plotly player is built and loaded only when opened (see pages/charts.py).
-                snapshots, player = right.tabs(["Snapshots", "Play u(x, t)"], key="pde_line_view", on_change="rerun")
+                # Lazy tabs, one view drawn at a time: the first is the lightest (five lines); the space-time map
+                # (one cell per grid point and frame) and the Plotly player are built when opened (pages/charts.py).
+                snapshots, space_time, player = st.tabs(["Snapshots", "Space–time map", "Play u(x, t)"],
+                                                        key="pde_line_view", on_change="rerun")
                 if snapshots.open:
                     with snapshots:
                         charts.show(*snapshot_view(x, t, out["u"]), key="pde_snapshots")
+                if space_time.open:
+                    with space_time:
+                        charts.show(*spacetime_view(x, t, out["u"], f"{equation} — space–time"), key="pde_spacetime")
                 if player.open:
                     player.plotly_chart(line_animation(x, t, {"u": out["u"]}, "u (dimensionless)"),
                                         use_container_width=True)

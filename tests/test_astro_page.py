@@ -7,7 +7,7 @@ def test_astrochem_page_runs_default_cloud_and_reruns_on_button():
     at = open_page("pages/astrochem.py")
     assert not at.exception, at.exception
     assert at.title[0].value == "Astrochemistry"
-    assert len(at.get("vega_lite_chart")) == 2  # abundances + the open budget tab (lazy tabs: carbon)
+    assert len(at.get("vega_lite_chart")) == 1  # abundances; the budget and reaction views open on demand
     assert not at.get("plotly_chart")  # the first view is Vega-Lite only (see pages/charts.py)
     assert not at.dataframe  # the reaction tables are built when their tab is opened
     at.session_state["astro_budget"] = "Formation and destruction"
@@ -20,6 +20,9 @@ def test_astrochem_page_runs_default_cloud_and_reruns_on_button():
     at.run()
     assert not at.exception and len(at.get("vega_lite_chart")) == 2
     assert "fraction of all N atoms" in at.get("vega_lite_chart")[1].proto.spec
+    at.session_state["astro_budget"] = None
+    at.run()
+    assert not at.exception and len(at.get("vega_lite_chart")) == 1
     assert [m.label for m in at.metric][0] == "Solver wall time"
     assert at.metric[3].value.startswith("1.1")  # x(e-) = 1.1e-6: the default zeta 1.3e-17 really was used
 
@@ -75,4 +78,4 @@ def test_astrochem_page_without_emulator_checkpoint_explains_and_solver_mode_wor
     assert any("cannot be loaded" in error.value and "does not exist" in error.value for error in at.error)
     at.sidebar.radio(key="astro_mode").set_value("Solver").run()
     assert not at.exception, at.exception
-    assert len(at.get("vega_lite_chart")) == 2
+    assert len(at.get("vega_lite_chart")) == 1

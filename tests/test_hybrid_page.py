@@ -12,6 +12,13 @@ def test_page_simulates_fits_trains_and_saves_runs(tmp_path, monkeypatch):
     at = open_page(PAGE, timeout=600)  # generous: the shared 2-core machine is often heavily loaded
     assert not at.exception, at.exception
     assert at.title[0].value == "Hybrid PDE"
+    assert len(at.get("vega_lite_chart")) == 1 and not at.get("plotly_chart")  # lazy views: the snapshots only
+    at.session_state["pde_line_view"] = "Space–time map"
+    at.run()
+    assert not at.exception and "\"type\": \"rect\"" in at.get("vega_lite_chart")[0].proto.spec  # the heatmap
+    at.session_state["pde_line_view"] = "Play u(x, t)"
+    at.run()
+    assert not at.exception and len(at.get("plotly_chart")) == 1 and not at.get("vega_lite_chart")
     at.selectbox(key="pde_equation").set_value("smoke").run()
     assert not at.exception, at.exception
     at.selectbox(key="pde_equation").set_value("heat").run()
