@@ -41,7 +41,7 @@ def test_node_attention_matches_scaled_dot_product_attention(nodes, graphs, head
     attention = NodeAttention(16, heads)
     torch.nn.init.normal_(attention.qkv.bias)
     h = torch.randn(nodes, graphs, 16) * 2
-    torch.testing.assert_close(attention(h), _torch_only(attention, h), atol=2e-5, rtol=1e-5)
+    torch.testing.assert_close(attention(h.clone()), _torch_only(attention, h), atol=2e-5, rtol=1e-5)
 
 
 @torch.inference_mode()
@@ -52,6 +52,10 @@ def test_network_forward_is_the_same_with_and_without_the_kernels():
         torch.nn.init.normal_(parameter, std=0.3)
     x, t = torch.randn(11, 7, 3), torch.rand(11)
     torch.testing.assert_close(net(x, t), _torch_only(net, x, t), atol=2e-5, rtol=1e-5)
+    cond = net.conditioning(torch.full((1,), 0.3))  # one time for the batch: the fused bias + SiLU serves
+    xn = x.transpose(0, 1).contiguous()
+    torch.testing.assert_close(net.forward_nodes(xn, cond=cond), _torch_only(net.forward_nodes, xn, None, cond),
+                               atol=2e-5, rtol=1e-5)
 
 
 def test_training_uses_torch_and_gradients_flow():

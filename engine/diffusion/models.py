@@ -56,10 +56,11 @@ def normalised_adjacency(adjacency: np.ndarray) -> torch.Tensor:
     return torch.tensor(d[:, None] * a * d[None, :], dtype=torch.float32)
 
 
-def residual_linear(h: torch.Tensor, x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
-    """h + linear(x) for [..., width] tensors as one in-place GEMM into h + bias (no broadcast bias copy)."""
+def residual_linear(h: torch.Tensor, x: torch.Tensor, linear: nn.Linear, inplace: bool = False) -> torch.Tensor:
+    """h + linear(x) for [..., width] tensors as one in-place GEMM into h + bias (no broadcast bias copy);
+    ``inplace`` (inference only) writes into h itself."""
     width = h.shape[-1]
-    out = h + linear.bias
+    out = h.add_(linear.bias) if inplace else h + linear.bias
     out.view(-1, width).addmm_(x.reshape(-1, x.shape[-1]), linear.weight.t())
     return out
 
@@ -87,6 +88,8 @@ class MessageBlock(nn.Module):
         pre = torch.nn.functional.linear(u, self.mix.weight[:, :width])
         neighbours = torch.nn.functional.linear(u, self.mix.weight[:, width:])
         pre.view(nodes, -1).addmm_(adj, neighbours.view(nodes, -1))
+        if compiled and time_term.shape[0] == 1:  # one time for the whole batch (the samplers' case)
+            return residual_linear(h, fastops.bias_silu_tensor_(pre, time_term), self.out, inplace=True)
         pre.add_(time_term)
         act = torch.nn.functional.silu(pre, inplace=not torch.is_grad_enabled())
         return residual_linear(h, act, self.out)
