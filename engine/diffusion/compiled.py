@@ -76,7 +76,16 @@ def _attend(flat, graphs, nodes, heads, scale, span, out, scores, bits):
             for j in range(nodes):
                 row = scores[j]
                 row[:] = 0.0
-                for d in range(head_dim):
+                for d in range(0, head_dim - 3, 4):  # four feature rows per pass over the scores row
+                    a, b, c, e = flat[k0 + d * stride + j], flat[k0 + (d + 1) * stride + j], \
+                        flat[k0 + (d + 2) * stride + j], flat[k0 + (d + 3) * stride + j]
+                    qa = flat[q0 + d * stride:q0 + d * stride + span]
+                    qb = flat[q0 + (d + 1) * stride:q0 + (d + 1) * stride + span]
+                    qc = flat[q0 + (d + 2) * stride:q0 + (d + 2) * stride + span]
+                    qe = flat[q0 + (d + 3) * stride:q0 + (d + 3) * stride + span]
+                    for i in range(span):
+                        row[i] += scale * (a * qa[i] + b * qb[i] + c * qc[i] + e * qe[i])
+                for d in range(head_dim - head_dim % 4, head_dim):
                     key = flat[k0 + d * stride + j] * scale
                     query = flat[q0 + d * stride:q0 + d * stride + span]
                     for i in range(span):
@@ -93,7 +102,17 @@ def _attend(flat, graphs, nodes, heads, scale, span, out, scores, bits):
             exp2_(scores, bits)
             top[:] = 0.0
             acc[:] = 0.0
-            for j in range(nodes):
+            for j in range(0, nodes - 3, 4):  # four keys per pass over the accumulators
+                ra, rb, rc, re = scores[j], scores[j + 1], scores[j + 2], scores[j + 3]
+                for i in range(span):
+                    top[i] += ra[i] + rb[i] + rc[i] + re[i]
+                for d in range(head_dim):
+                    base_v = v0 + d * stride + j
+                    a, b, c, e = flat[base_v], flat[base_v + 1], flat[base_v + 2], flat[base_v + 3]
+                    target = acc[d]
+                    for i in range(span):
+                        target[i] += a * ra[i] + b * rb[i] + c * rc[i] + e * re[i]
+            for j in range(nodes - nodes % 4, nodes):
                 row = scores[j]
                 for i in range(span):
                     top[i] += row[i]
