@@ -194,7 +194,8 @@ def _langevin_corrector(z, eps_new, root_sigma, noise, snr: float = 0.1):
 
 
 class _BatchSplit:
-    """ε̂ evaluated on ``parts`` slices of the batch (dim 1 of z [nodes, b, dim]) in a thread pool."""
+    """ε̂ evaluated on ``parts`` slices of the batch (dim 1 of z [nodes, b, dim]) in a thread pool (only when ε̂
+    runs a network at that time)."""
 
     def __init__(self, eps_fn: Callable, pool: ThreadPoolExecutor, parts: int):
         self.eps_fn, self.pool, self.parts = eps_fn, pool, parts
@@ -208,6 +209,9 @@ class _BatchSplit:
             return self.eps_fn(z, t)
 
     def __call__(self, z: torch.Tensor, t: float) -> torch.Tensor:
+        evaluations = getattr(self.eps_fn, "network_evaluations", None)
+        if evaluations is None or not evaluations([t]):  # no network at t: one elementwise product, no threads
+            return self._one(z, t)
         chunks = z.tensor_split(min(self.parts, z.shape[1]), dim=1)
         return torch.cat(list(self.pool.map(self._one, chunks, [t] * len(chunks))), dim=1)
 
