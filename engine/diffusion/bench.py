@@ -142,6 +142,7 @@ def bench_speed(seed: int, n: int = 256, steps: int = 500) -> dict:
             "residual_t_max": RESIDUAL_T_MAX, "parameters": parameter_count(twin.net),
             "samplers": samplers,
             "seconds": best["seconds"], "cpu_seconds": best["cpu_seconds"], "torch_threads": 2,
+            "compiled_forward": gated.compiled is not None,
             "seconds_1_thread": samplers["ancestral"]["threads_1"]["seconds"],
             "load_average_1min": [load_before, os.getloadavg()[0]]}
 
