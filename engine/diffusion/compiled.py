@@ -6,7 +6,9 @@ output head and the Gaussian skip path. The batch is processed ``BLOCK_GRAPHS`` 
 block's activations (a few tens of kB) stay in the L1/L2 cache through the whole network; layer norm, bias +
 SiLU (a vectorised polynomial exponential, :mod:`engine.fastexp`), the sparse normalised adjacency and a
 numerically stable softmax are fused loops; the hidden-width products are BLAS calls on contiguous float32
-blocks. The kernel releases the GIL, so the sampler's batch-split threads run it in parallel.
+blocks. The kernel releases the GIL, so the sampler's batch-split threads run it in parallel. These loops are
+compiled without fast-math: with it, a fresh compile and the on-disk cache gave samples differing by ~3e-7
+(summation order), which broke the bit-identical chunks of a job spread over processes.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import numpy as np
 import torch
 
 from engine.backend import get_backend, jit
-from engine.fastexp import FASTMATH, exp2_, silu_
+from engine.fastexp import exp2_, silu_
 
 BLOCK_GRAPHS = 8  # graphs per block: 8 x 25 nodes x (32 + 64 + 96 + ...) float32 activations ~ 0.1 MB
 
 
-@jit(cache=True, nogil=True, fastmath=FASTMATH)
+@jit(cache=True, nogil=True)
 def _layer_norm(h, gamma, beta, out, eps):
     """``out = (h - mean) / sqrt(var + eps) * gamma + beta`` per row of ``h`` (rows, width)."""
     width = h.shape[1]
@@ -42,7 +44,7 @@ def _layer_norm(h, gamma, beta, out, eps):
             target[j] = (row[j] - mean) * scale * gamma[j] + beta[j]
 
 
-@jit(cache=True, nogil=True, fastmath=FASTMATH)
+@jit(cache=True, nogil=True)
 def _add_product_(h, x, weight_t, bias, scratch):
     """``h += x @ weight_t + bias`` (a residual update; ``scratch`` has the shape of ``h``)."""
     np.dot(x, weight_t, scratch)
@@ -51,7 +53,7 @@ def _add_product_(h, x, weight_t, bias, scratch):
             h[r, j] += scratch[r, j] + bias[j]
 
 
-@jit(cache=True, nogil=True, fastmath=FASTMATH)
+@jit(cache=True, nogil=True)
 def _attend(flat, graphs, nodes, heads, scale, span, out, scores, bits):
     """Multi-head self-attention over the nodes of each graph, feature-major in, node-major out.
 
@@ -127,7 +129,7 @@ def _attend(flat, graphs, nodes, heads, scale, span, out, scores, bits):
                     target[head * head_dim + d] = acc[d, i] * inverse
 
 
-@jit(cache=True, nogil=True, fastmath=FASTMATH)
+@jit(cache=True, nogil=True)
 def denoise_modes(z, gain, whiten, u, node_constant, embed_t, norms, mix_t, time_terms, out_t, out_b, adj_start,
                   adj_index, adj_value, qkv_w, qkv_b, attn_t, attn_b, head_t, head_b, heads, eps, block_graphs, out):
     """Modal ε̂ of the denoiser: ``out[k, g] = gain_k z[k, g] + (Uᵀ net(U (whiten z)))[k, g]`` for z (nodes, b, dim).

@@ -25,8 +25,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.diffusion import fastops
-
 
 @dataclass(frozen=True)
 class NetConfig:
@@ -56,11 +54,10 @@ def normalised_adjacency(adjacency: np.ndarray) -> torch.Tensor:
     return torch.tensor(d[:, None] * a * d[None, :], dtype=torch.float32)
 
 
-def residual_linear(h: torch.Tensor, x: torch.Tensor, linear: nn.Linear, inplace: bool = False) -> torch.Tensor:
-    """h + linear(x) for [..., width] tensors as one in-place GEMM into h + bias (no broadcast bias copy);
-    ``inplace`` (inference only) writes into h itself."""
+def residual_linear(h: torch.Tensor, x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
+    """h + linear(x) for [..., width] tensors as one in-place GEMM into h + bias (no broadcast bias copy)."""
     width = h.shape[-1]
-    out = h.add_(linear.bias) if inplace else h + linear.bias
+    out = h + linear.bias
     out.view(-1, width).addmm_(x.reshape(-1, x.shape[-1]), linear.weight.t())
     return out
 
@@ -83,15 +80,13 @@ class MessageBlock(nn.Module):
         """h [nodes, b, hidden] (node-major so Â acts as one matrix product), time_term from :meth:`time_term`
         [b or 1, hidden]. W₁ [u, Âu] is computed as W₁ᵃ u + Â (W₁ᵇ u): no concatenation."""
         nodes, width = h.shape[0], h.shape[-1]
-        compiled = fastops.active(h)
-        u = fastops.layer_norm_tensor(h, self.norm) if compiled else self.norm(h)
+        u = self.norm(h)
         pre = torch.nn.functional.linear(u, self.mix.weight[:, :width])
         neighbours = torch.nn.functional.linear(u, self.mix.weight[:, width:])
         pre.view(nodes, -1).addmm_(adj, neighbours.view(nodes, -1))
-        if compiled and time_term.shape[0] == 1:  # one time for the whole batch (the samplers' case)
-            return residual_linear(h, fastops.bias_silu_tensor_(pre, time_term), self.out, inplace=True)
         pre.add_(time_term)
-        act = torch.nn.functional.silu(pre, inplace=not torch.is_grad_enabled())
+        inference = not torch.is_grad_enabled()
+        act = torch.nn.functional.silu(pre, inplace=inference)
         return residual_linear(h, act, self.out)
 
 
@@ -106,8 +101,6 @@ class NodeAttention(nn.Module):
         self.out = nn.Linear(hidden, hidden)
 
     def forward(self, h):
-        if fastops.active(h):  # compiled attention, channel-major (same maths)
-            return fastops.node_attention_tensor(h, self)
         n, b, width = h.shape
         head_dim = width // self.heads
         # q, k, v projected graph-major [b, nodes, 3, heads, head_dim], so each graph's block is contiguous and the
@@ -168,7 +161,7 @@ class EpsNet(nn.Module):
         h = self.attention(h)
         for block, term in zip(self.blocks[half:], time_terms[half:], strict=True):
             h = block(h, self.adj, term)
-        return self.head(fastops.layer_norm_tensor(h, self.out_norm) if fastops.active(h) else self.out_norm(h))
+        return self.head(self.out_norm(h))
 
 
 @contextmanager
