@@ -131,13 +131,15 @@ def lagrange_multipliers(sums, upper, totals, scale, out):
                 a[e, r] = float(upper[e, r]) * inverse[i, r] * inverse[j, r]
         for r in range(n):
             a[index[i, i], r] += 1e-9
-    factor = np.empty(n)
+    factor, pivot = np.empty(n), np.empty((size, n))  # pivot: 1 / a[k, k], one division per pivot and column
     for k in range(size - 1):
         kk = index[k, k]
+        for r in range(n):
+            pivot[k, r] = 1.0 / a[kk, r]
         for i in range(k + 1, size):
             ki = index[k, i]
             for r in range(n):
-                factor[r] = a[ki, r] / a[kk, r]
+                factor[r] = a[ki, r] * pivot[k, r]
             for j in range(i, size):
                 e, kj = index[i, j], index[k, j]
                 for r in range(n):
@@ -149,9 +151,12 @@ def lagrange_multipliers(sums, upper, totals, scale, out):
             kj = index[k, j]
             for r in range(n):
                 out[k, r] -= a[kj, r] * out[j, r]
-        kk = index[k, k]
+        if k == size - 1:
+            kk = index[k, k]
+            for r in range(n):
+                pivot[k, r] = 1.0 / a[kk, r]
         for r in range(n):
-            out[k, r] /= a[kk, r]
+            out[k, r] *= pivot[k, r]
     for i in range(size):
         for r in range(n):
             out[i, r] *= inverse[i, r]
