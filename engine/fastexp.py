@@ -14,6 +14,7 @@ from engine.backend import jit
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}  # lets loops vectorise; keeps IEEE NaN / inf semantics
 _ONE32, _LOW, _HIGH, _HALF = np.float32(1.0), np.float32(-126.0), np.float32(127.0), np.float32(0.5)
 _MINUS_LOG2E = np.float32(-np.log2(np.e))
+_SILU_HIGH, _TWO32, _RECIPROCAL_MAGIC = np.float32(120.0), np.float32(2.0), np.int32(0x7EF311C7)
 
 
 def _exp2_coefficients() -> tuple[np.float32, ...]:
@@ -44,14 +45,29 @@ def exp2_(x, bits):
 
 @jit(cache=True, fastmath=FASTMATH)
 def silu_(h, bits, spare):
-    """``h <- h * sigmoid(h) = h / (1 + 2^(-h log2 e))`` in place (float32, C order; scratch as in exp2_)."""
+    """``h <- h * sigmoid(h) = h / (1 + 2^(-h log2 e))`` in place (float32, C order; scratch as in exp2_).
+
+    The division is a reciprocal by Newton's method (three steps from the exponent-bit guess: relative error
+    ~1e-7) because LLVM leaves a float division loop scalar here; every loop below vectorises. The exponent is
+    clamped at 120 (not 127) so the guess stays a normal float: for h < -83 the result is ~h 2^-120, not 0."""
     flat = h.reshape(-1)
-    for i in range(flat.size):
-        y = min(max(flat[i] * _MINUS_LOG2E, _LOW), _HIGH)
+    n = flat.size
+    for i in range(n):
+        y = min(max(flat[i] * _MINUS_LOG2E, _LOW), _SILU_HIGH)
         k = np.floor(y + _HALF)
         f = y - k
         spare[i] = _C0 + f * (_C1 + f * (_C2 + f * (_C3 + f * (_C4 + f * (_C5 + f * _C6)))))
         bits[i] = (np.int32(k) + np.int32(127)) << 23
-    power = bits.view(np.float32)
-    for i in range(flat.size):
-        flat[i] = flat[i] / (_ONE32 + spare[i] * power[i])
+    denominator = bits.view(np.float32)
+    for i in range(n):
+        denominator[i] = _ONE32 + spare[i] * denominator[i]  # in [1, 2^121)
+    guess = spare.view(np.int32)
+    for i in range(n):
+        guess[i] = _RECIPROCAL_MAGIC - bits[i]  # 1 / denominator within 12 %
+    reciprocal = guess.view(np.float32)
+    for i in range(n):
+        d, g = denominator[i], reciprocal[i]
+        g = g * (_TWO32 - d * g)
+        g = g * (_TWO32 - d * g)
+        g = g * (_TWO32 - d * g)
+        flat[i] = flat[i] * g
