@@ -32,8 +32,8 @@ class AutoencoderConfig:
     """Widths of the autoencoder and how long to train it."""
 
     latent: int = 12
-    hidden: int = 64
-    epochs: int = 30
+    hidden: int = 48
+    epochs: int = 60
     lr: float = 2e-3
 
 
@@ -41,9 +41,9 @@ class AutoencoderConfig:
 class EmulatorConfig:
     """Widths of the latent stepper and how long to train it (unrolled over up to ``rollout`` steps)."""
 
-    hidden: int = 64
+    hidden: int = 48
     depth: int = 3
-    epochs: int = 50
+    epochs: int = 100
     lr: float = 1e-3
     rollout: int = 64
 
