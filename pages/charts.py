@@ -35,9 +35,9 @@ def axis(field: str, title: str, log: bool = False, domain: list | None = None, 
     return encoding
 
 
-def spec(mark: dict, encoding: dict, title: str | None = None, height: int = HEIGHT, **extra) -> dict:
+def spec(mark: dict, encoding: dict, title: str | None = None, height: int = HEIGHT) -> dict:
     """A single-view Vega-Lite spec with a left-anchored title."""
-    out = {"mark": mark, "encoding": encoding, "height": height, **extra}
+    out = {"mark": mark, "encoding": encoding, "height": height}
     if title:
         out["title"] = {"text": title, "anchor": "start"}
     return out
@@ -64,17 +64,14 @@ def lines(x: dict, y: dict, colour: dict | None = None, title: str | None = None
 
 
 def heatmap(x: str, x2: str, y: str, y2: str, value: str, x_title: str, y_title: str, value_title: str,
-            scheme: str = "redblue", mid: float | None = None, reverse: bool = True, title: str | None = None,
-            height: int = HEIGHT, log_y: bool = False) -> dict:
-    """Cells spanning [x, x2] × [y, y2] coloured by ``value`` (a diverging scheme centred on ``mid``)."""
-    scale = {"scheme": scheme, "reverse": reverse}
+            tips: list, mid: float | None = None, title: str | None = None, height: int = HEIGHT) -> dict:
+    """Cells spanning [x, x2] × [y, y2] coloured by ``value`` (red–blue, centred on ``mid``), with ``tips``."""
+    scale = {"scheme": "redblue", "reverse": True}
     if mid is not None:
         scale["domainMid"] = mid
     colour = {"field": value, "type": "quantitative", "title": value_title, "scale": scale,
               "legend": {"type": "gradient"}}
-    tight = {"nice": False, "zero": False}
-    encoding = {"x": axis(x, x_title) | {"scale": tight}, "x2": {"field": x2},
-                "y": axis(y, y_title, log=log_y) | {"scale": tight | ({"type": "log"} if log_y else {})},
-                "y2": {"field": y2}, "color": colour,
-                "tooltip": tooltip((x, x_title, ".4g"), (y, y_title, ".4g"), (value, value_title, ".4g"))}
+    tight = {"scale": {"nice": False, "zero": False}}
+    encoding = {"x": axis(x, x_title) | tight, "x2": {"field": x2}, "y": axis(y, y_title) | tight, "y2": {"field": y2},
+                "color": colour, "tooltip": tips}
     return spec({"type": "rect"}, encoding, title, height)

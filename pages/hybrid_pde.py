@@ -131,10 +131,9 @@ def spacetime_view(x, t, u: np.ndarray, title: str) -> tuple[pd.DataFrame, dict]
                           "t": np.repeat(t, nx), "t0": np.repeat(t_edges[:-1], nx),
                           "t1": np.repeat(_drawn_ends(t_edges), nx),
                           "u": np.asarray(u, float).ravel()})
-    spec = charts.heatmap("x0", "x1", "t0", "t1", "u", "x (dimensionless)", "t (dimensionless)", "u", mid=0.0,
-                          title=title)
-    spec["encoding"]["tooltip"] = charts.tooltip(("x", "x", ".4f"), ("t", "t", ".3f"), ("u", "u", ".4f"))
-    return frame, spec
+    tips = charts.tooltip(("x", "x", ".4f"), ("t", "t", ".3f"), ("u", "u", ".4f"))  # cell centres, not edges
+    return frame, charts.heatmap("x0", "x1", "t0", "t1", "u", "x (dimensionless)", "t (dimensionless)", "u", tips,
+                                 mid=0.0, title=title)
 
 
 def _cell_edges(centres: np.ndarray) -> np.ndarray:
