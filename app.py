@@ -5,9 +5,10 @@ from pathlib import Path
 import streamlit as st
 
 from engine.settings import configure_logging
-from pages.common import ASSETS, PAGE_TABLE
+from pages.common import ASSETS, PAGE_TABLE, keep_full_collections_short
 
 configure_logging()
+keep_full_collections_short()
 
 st.set_page_config(page_icon=str(ASSETS / "icon.svg"), layout="wide")
 st.markdown(f"<style>{(ASSETS / 'style.css').read_text()}</style>", unsafe_allow_html=True)

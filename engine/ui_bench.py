@@ -7,7 +7,8 @@ sees, as medians of several tries:
   has finished, nothing on the page is a placeholder or stale, every visible Plotly chart is drawn, and it
   stays so; the very first visit with an empty browser cache (the JavaScript bundle loads) is reported apart;
 - input to settled page: the synthesis page after one recipe input change, and the astrochemistry emulator
-  after a slider key press (the event until the rerun has finished and the page is drawn again);
+  after a slider key press (from the input event's time stamp until the rerun has finished and the page is
+  drawn again);
 - live trajectory playback: Plotly animation frames the browser actually steps through after Play, on the
   PDE page and the graph diffusion page (2-D top view, and the 3-D cones for reference);
 - the floor of this machine's browser, measured the same way: a one-line Streamlit app, and apps that draw a
@@ -49,7 +50,9 @@ RENDERED_JS = (
 )
 # Records into window.__settled when the page is drawn again after the next script run (page clock, ms): the
 # run has started and finished, RENDERED_JS holds, and one more frame was painted.
-WATCH_SETTLE_JS = """() => { window.__settled = null; let started = false;
+WATCH_SETTLE_JS = """() => { window.__settled = null; window.__inputAt = null; let started = false;
+  const input = (event) => { if (window.__inputAt === null) window.__inputAt = event.timeStamp; };
+  for (const kind of ['pointerdown', 'keydown']) document.addEventListener(kind, input, {capture: true, once: true});
   const app = document.querySelector("[data-testid='stApp']"); const rendered = (RENDERED_JS);
   new MutationObserver(() => { if (app.dataset.testScriptState === 'running') started = true; })
     .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
@@ -133,12 +136,13 @@ def wait_until_settled(page, timeout_ms: int = 60_000, quiet_ms: int = 400) -> f
 
 
 def _time_to_settled(page, act, timeout_ms: int = 300_000) -> float:
-    """Milliseconds from ``act()`` (a click or key press) until the page has rerun and is drawn again."""
+    """Milliseconds from the input event of ``act()`` (the pointer-down of a click, the key-down of a key
+    press, by the event's own time stamp) until the page has rerun and is drawn again. Playwright's checks
+    before it dispatches the event (visible, stable for two frames, hit target) are not counted."""
     page.evaluate(WATCH_SETTLE_JS)
-    begin = page.evaluate("() => performance.now()")
     act()
     page.wait_for_function("() => window.__settled !== null", timeout=timeout_ms)
-    elapsed = page.evaluate("() => window.__settled") - begin
+    elapsed = page.evaluate("() => window.__settled - window.__inputAt")
     wait_until_settled(page, timeout_ms)  # no further rerun pending before the next try
     return elapsed
 

@@ -33,3 +33,27 @@ def test_home_system_panel_is_built_when_opened():
     at.session_state["home_system"] = True
     at.run()
     assert not at.exception and "CPU cores" in [m.label for m in at.metric] and len(at.dataframe) == 1
+
+
+def test_slow_full_collection_freezes_its_survivors(monkeypatch):
+    """The server's GC policy: survivors of a slow full collection go to the permanent generation (so later
+    ones skip them); a fast one freezes nothing; installing twice installs once."""
+    import gc
+
+    from pages import common
+
+    policy = common._freeze_after_slow_full_collection
+    gc.unfreeze()
+    try:
+        common.keep_full_collections_short()
+        common.keep_full_collections_short()
+        assert gc.callbacks.count(policy) == 1
+        monkeypatch.setattr(common, "SLOW_FULL_COLLECTION_S", 1e9)
+        gc.collect()
+        assert gc.get_freeze_count() == 0
+        monkeypatch.setattr(common, "SLOW_FULL_COLLECTION_S", 0.0)
+        gc.collect()
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.callbacks.remove(policy)
+        gc.unfreeze()
