@@ -32,8 +32,8 @@ class AutoencoderConfig:
     """Widths of the autoencoder and how long to train it."""
 
     latent: int = 12
-    hidden: int = 48
-    epochs: int = 60
+    hidden: int = 32
+    epochs: int = 80
     lr: float = 2e-3
 
 
@@ -41,9 +41,9 @@ class AutoencoderConfig:
 class EmulatorConfig:
     """Widths of the latent stepper and how long to train it (unrolled over up to ``rollout`` steps)."""
 
-    hidden: int = 48
+    hidden: int = 32
     depth: int = 3
-    epochs: int = 100
+    epochs: int = 120
     lr: float = 1e-3
     rollout: int = 64
 
