@@ -5,7 +5,8 @@ from pathlib import Path
 import streamlit as st
 
 from engine.settings import configure_logging
-from pages.common import ASSETS, PAGE_TABLE, keep_full_collections_short
+from pages.common import ASSETS, keep_full_collections_short
+from pages.navigation import PAGE_TABLE
 
 configure_logging()
 keep_full_collections_short()

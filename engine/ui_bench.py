@@ -234,27 +234,20 @@ def _first_renders(context, url: str, pages: list[tuple[str, str]]) -> dict:
     return {title: _summary(values, 3) for title, values in times.items()}
 
 
-# Reference apps for the floor of this machine's browser: the same measurement on a one-line Streamlit app, and on
-# ones that draw a single three-point Plotly chart (the Plotly bundle is loaded and run in every new tab) or
-# Vega-Lite chart.
-FLOOR_APPS = {
-    "bare_streamlit_app": 'import streamlit as st\nst.title("Floor")\nst.write("one line")\n',
-    "one_plotly_chart_app": ('import streamlit as st\nst.title("Floor")\nst.plotly_chart({"data": [{"type": "scatter",'
-                             ' "y": [1, 3, 2]}], "layout": {"height": 300}})\n'),
-    "one_vega_lite_chart_app": ('import streamlit as st\nst.title("Floor")\nst.vega_lite_chart({"data": {"values": '
-                                '[{"x": 0, "y": 1}, {"x": 1, "y": 3}, {"x": 2, "y": 2}]}, "mark": "line", "encoding": '
-                                '{"x": {"field": "x", "type": "quantitative"}, "y": {"field": "y", "type": '
-                                '"quantitative"}}, "height": 300})\n'),
-}
+# Reference apps for the floor of this machine's browser (``assets/floor_apps/``): the same measurement on a
+# one-line Streamlit app, and on ones that draw a single three-point Plotly chart (the Plotly bundle is loaded and
+# run in every new tab) or Vega-Lite chart.
+FLOOR_APPS = ROOT / "assets" / "floor_apps"
 
 
 def _floor_renders(browser, folder: Path) -> dict:
-    """First render (new tab, server and browser cache warm) of the ``FLOOR_APPS``, ``ROUNDS`` tries each."""
+    """First render (new tab, server and browser cache warm) of each app in ``FLOOR_APPS``, ``ROUNDS`` tries each."""
     floors = {}
-    for name, source in FLOOR_APPS.items():
+    for source in sorted(FLOOR_APPS.glob("*.py")):
+        name = source.stem
         app_dir = folder / name
         app_dir.mkdir()
-        (app_dir / "app.py").write_text(source)
+        (app_dir / "app.py").write_text(source.read_text())
         with serve_app(app_dir / "log", app_dir, app_dir=app_dir) as (url, _process):
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
             context.add_init_script(f"({COUNT_RUNS_JS})()")
@@ -275,7 +268,7 @@ def bench_ui(args) -> dict:
     if not Path(CHROMIUM).exists():
         raise TwinLabError(f"bench ui needs {CHROMIUM}: apt-get install chromium chromium-driver")
     sys.path.insert(0, str(ROOT))
-    from pages.common import PAGE_TABLE
+    from pages.navigation import PAGE_TABLE
 
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder, serve_app(Path(folder) / "log", Path(folder)) as (url, _p):

@@ -15,6 +15,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from engine.errors import TwinLabError
+from pages.navigation import RUN_PAGES
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -61,20 +62,7 @@ def keep_full_collections_short() -> None:
     if _freeze_after_slow_full_collection not in gc.callbacks:
         gc.callbacks.append(_freeze_after_slow_full_collection)
 
-# (script, title, material icon, url path): the navigation, in order; the first is the home page at "/".
-PAGE_TABLE = [
-    ("pages/home.py", "Twin Lab", ":material/science:", ""),
-    ("pages/synthesis.py", "Synthesis twin", ":material/deployed_code:", "synthesis"),
-    ("pages/astrochem.py", "Astrochemistry", ":material/nights_stay:", "astrochem"),
-    ("pages/diffusion.py", "Graph diffusion", ":material/hub:", "diffusion"),
-    ("pages/hybrid_pde.py", "Hybrid PDE", ":material/waves:", "hybrid_pde"),
-    ("pages/runs.py", "Runs", ":material/history:", "runs"),
-]
 
-
-# run kind family (its name up to the first "." or "-") -> the page that makes and reopens runs of that family
-RUN_PAGES = {"synth": "pages/synthesis.py", "astrochem": "pages/astrochem.py", "diffusion": "pages/diffusion.py",
-             "pde": "pages/hybrid_pde.py", "hybrid": "pages/hybrid_pde.py"}
 _RESTORED = "_twinlab_restored_run"  # session key: id of the run whose parameters were last seeded into widgets
 _RUN_CACHE = "_twinlab_linked_run"  # session key: the Run object of the open link
 

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages.common import PAGE_TABLE, open_run, run_page, run_store, user_errors
+from pages.common import open_run, run_page, run_store, user_errors
+from pages.navigation import PAGE_TABLE
 
 URL_PATHS = {script: url_path for script, _title, _icon, url_path in PAGE_TABLE}
 

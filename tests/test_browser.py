@@ -3,7 +3,7 @@
 import pytest
 
 from engine.runs import RunStore
-from pages.common import PAGE_TABLE
+from pages.navigation import PAGE_TABLE
 from tests.conftest import ROOT, wait_for_render
 from tests.live_server import serve_app
 

@@ -3,7 +3,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pages.common import PAGE_TABLE
+from pages.navigation import PAGE_TABLE
 from tests.conftest import ROOT
 
 

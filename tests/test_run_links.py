@@ -9,7 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 from engine.runs import RunStore
 from engine.synthesis import FIELD_SPECS, LITERATURE_RECIPE, Recipe, make_axis, sweep
-from pages.common import PAGE_TABLE, RUN_PAGES, frame_arrays, run_page
+from pages.common import frame_arrays, run_page
+from pages.navigation import PAGE_TABLE, RUN_PAGES
 from tests.conftest import ROOT
 
 RECIPE = {**{name: float(getattr(LITERATURE_RECIPE, name)) for name in FIELD_SPECS}, "solvent": "dioctyl_ether",

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pages.common import PAGE_TABLE
+from pages.navigation import PAGE_TABLE
 from tests.live_server import CHROMIUM, CHROMIUM_ARGS, RENDERED_JS, rss_mib, serve_app
 
 ERROR_SELECTOR = "[data-testid='stException'], [data-testid='stAlertContentError']"
