@@ -158,10 +158,9 @@ def _bench_emulator(emulator, seed: int) -> dict:
             "max_abs_error_dex": float(np.max(errors)), "n_points": int(errors.size),
             "worst_conservation_error": float(max(conservation_error(network, p, start_state) for p in predicted))}
     typical = {name: np.median(np.array(rounds), axis=0) for name, rounds in timings.items()}  # (wall, cpu)
-    per_trajectory = {name: typical[name] / len(batch) for name in ("projected", "raw")}
     solver, solver_cpu_median = float(typical["solver"][0]), float(typical["solver"][1])
-    batch_seconds = {name: float(value[0]) for name, value in per_trajectory.items()}
-    batch_cpu = {name: float(value[1]) for name, value in per_trajectory.items()}
+    batch_seconds = {name: float(typical[name][0]) / len(batch) for name in ("projected", "raw")}
+    batch_cpu = {name: float(typical[name][1]) / len(batch) for name in ("projected", "raw")}
     single_seconds, single_cpu = float(typical["single"][0]), float(typical["single"][1])
     rollout_seconds = float(typical["rollout"][0])
     median, p95 = accuracy["projected"]["median_abs_error_dex"], accuracy["projected"]["p95_abs_error_dex"]
